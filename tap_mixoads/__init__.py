@@ -1,0 +1,1 @@
+"""Singer tap for the Mixo Ads Ad Platform API."""

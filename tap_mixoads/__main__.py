@@ -1,0 +1,7 @@
+"""Allow ``python -m tap_mixoads``."""
+
+from __future__ import annotations
+
+from tap_mixoads.cli import main
+
+main()

@@ -1,0 +1,232 @@
+"""The base REST stream: one place for URL, headers, timeout and retry policy.
+
+Every call the tap makes goes through :meth:`MixoAdsStream._request`, list
+pages and sync calls alike, so they share one policy:
+
+- a connect+read timeout on every call (``request_timeout``), so a held-open
+  connection cannot hang the run;
+- up to ``max_retries`` attempts with jittered exponential backoff for 5xx,
+  timeouts, connection resets and malformed bodies;
+- 429s wait what the server asked for (see :mod:`tap_mixoads.retry`);
+- a 401 "Token expired" renews the token and repeats the call once at once;
+- other 4xx fail fast with a message naming the method, path and status;
+- client-side pacing happens below all of this, in the transport adapter
+  (see :mod:`tap_mixoads.ratelimit`), so retries are paced too.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+from singer_sdk.streams import RESTStream
+
+from tap_mixoads.errors import (
+    APIRequestError,
+    RateLimitedError,
+    RetriableError,
+    TokenExpiredError,
+)
+from tap_mixoads.retry import parse_retry_after, wait_generator
+
+if t.TYPE_CHECKING:
+    from backoff.types import Details
+    from singer_sdk.helpers.types import Context
+
+    from tap_mixoads.auth import MixoAdsAuthenticator
+    from tap_mixoads.tap import TapMixoAds
+
+#: The error text the API uses for an expired bearer token.
+TOKEN_EXPIRED_ERROR = "Token expired"
+#: Longest server error text quoted in our own messages.
+MAX_QUOTED_ERROR_CHARS = 120
+_JSON_CACHE_ATTR = "_mixoads_json"
+
+
+def decode_json(response: requests.Response) -> t.Any:
+    """Decode a response body once, fast, and remember the result on it.
+
+    Raises:
+        ValueError: the body is not valid JSON.
+    """
+    cached = response.__dict__.get(_JSON_CACHE_ATTR)
+    if cached is None:
+        cached = orjson.loads(response.content)
+        response.__dict__[_JSON_CACHE_ATTR] = cached
+    return cached
+
+
+def describe(response: requests.Response) -> str:
+    """Return ``METHOD /path -> status (error)`` for messages, without secrets.
+
+    Only the path is shown: query strings and headers never reach a message.
+    """
+    request = response.request
+    method = request.method if request is not None else "?"
+    path = urlsplit(response.url or "").path
+    detail = response.reason or ""
+    try:
+        body = decode_json(response)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and (body.get("error") or body.get("message")):
+        detail = str(body.get("error") or body.get("message"))
+    detail = detail[:MAX_QUOTED_ERROR_CHARS]
+    return f"{method} {path} answered {response.status_code} ({detail})"
+
+
+def is_token_expired(response: requests.Response) -> bool:
+    """Tell a "Token expired" 401 from other 401s (bad or missing token)."""
+    if response.status_code != requests.codes.unauthorized:
+        return False
+    try:
+        body = decode_json(response)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("error") == TOKEN_EXPIRED_ERROR
+
+
+class MixoAdsStream(RESTStream[t.Any]):
+    """Base stream for the Ad Platform API."""
+
+    _tap: TapMixoAds
+
+    @property
+    def url_base(self) -> str:
+        """The API's base URL, from the ``api_url`` setting."""
+        return str(self.config["api_url"]).rstrip("/")
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        """Headers on every API call; ``X-Client-ID`` selects the rate bucket."""
+        return {
+            "Accept": "application/json",
+            "User-Agent": self.user_agent,
+            "X-Client-ID": str(self.config["client_id"]),
+        }
+
+    @property
+    def authenticator(self) -> MixoAdsAuthenticator:
+        """The one authenticator of the run, shared by all streams and threads."""
+        return self._tap.authenticator
+
+    @property
+    def requests_session(self) -> requests.Session:
+        """The run's session, whose adapter paces ``/api/*`` calls."""
+        return self._tap.requests_session
+
+    @property
+    def timeout(self) -> float:  # type: ignore[override]
+        """Connect+read timeout of every call, from ``request_timeout``."""
+        return float(self.config["request_timeout"])
+
+    def backoff_max_tries(self) -> int:
+        """Attempts per call before giving up, from ``max_retries``."""
+        return int(self.config["max_retries"])
+
+    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:  # type: ignore[override]
+        """Backoff that honours a 429's ``Retry-After`` (see retry.py)."""
+        return wait_generator()
+
+    def backoff_jitter(self, value: float) -> float:
+        """No extra jitter: :mod:`tap_mixoads.retry` already applies it."""
+        return value
+
+    def backoff_handler(self, details: Details) -> None:
+        """Log a retry with the failure's short description, never its args."""
+        exc = details.get("exception")
+        self.logger.warning(
+            "Retrying in %.1f s after attempt %d of %d: %s",
+            details.get("wait") or 0.0,
+            details.get("tries") or 0,
+            self.backoff_max_tries(),
+            self.describe_failure(exc),
+        )
+
+    @staticmethod
+    def describe_failure(exc: BaseException | None) -> str:
+        """A one-line, secret-free description of a failed attempt."""
+        if exc is None:
+            return "unknown failure"
+        if isinstance(exc, requests.exceptions.Timeout):
+            return f"no answer within the timeout ({type(exc).__name__})"
+        if isinstance(exc, requests.exceptions.RequestException):
+            return f"connection failed ({type(exc).__name__})"
+        text = str(exc.args[0]) if exc.args else type(exc).__name__
+        return text.splitlines()[0] if text else type(exc).__name__
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Sort a response into success, retriable or fatal.
+
+        Raises:
+            TokenExpiredError: 401 "Token expired" (retriable: renews the token).
+            RateLimitedError: 429, with the delay the server asked for.
+            RetriableError: 5xx, or a 2xx whose body is not valid JSON.
+            APIRequestError: any other 4xx: retrying would not help.
+        """
+        status = response.status_code
+        if status == requests.codes.too_many_requests:
+            raise RateLimitedError(
+                describe(response), response, parse_retry_after(response)
+            )
+        if is_token_expired(response):
+            raise TokenExpiredError(describe(response), response)
+        if status >= requests.codes.internal_server_error:
+            raise RetriableError(describe(response), response)
+        if status >= requests.codes.bad_request:
+            raise APIRequestError(describe(response), response)
+        try:
+            decode_json(response)
+        except ValueError:
+            path = urlsplit(response.url or "").path
+            msg = f"{response.request.method} {path} answered {status} with a malformed JSON body"
+            raise RetriableError(msg, response) from None
+
+    def _request(
+        self,
+        prepared_request: requests.PreparedRequest,
+        context: Context | None,
+    ) -> requests.Response:
+        """Send one attempt; on "Token expired", renew and resend once at once.
+
+        The immediate resend does not wait for backoff: the failure was ours
+        (a stale token), not the server's. Should the fresh token be refused
+        as well, the error goes through the normal retry policy.
+        """
+        response = self._send(prepared_request, context)
+        if is_token_expired(response):
+            self.logger.info(
+                "%s %s: token expired; renewing it and retrying once",
+                prepared_request.method,
+                urlsplit(prepared_request.url or "").path,
+            )
+            self.authenticator.invalidate(response.request)
+            response = self._send(prepared_request, context)
+        self.validate_response(response)
+        return response
+
+    def _send(
+        self,
+        prepared_request: requests.PreparedRequest,
+        context: Context | None,
+    ) -> requests.Response:
+        """Authenticate (renewing the token if due) and send one request."""
+        authenticated = self.authenticator(prepared_request.copy())
+        response = self.requests_session.send(
+            authenticated, timeout=self.timeout, allow_redirects=self.allow_redirects
+        )
+        self._write_request_duration_log(
+            endpoint=self.path,
+            response=response,
+            context=context,
+            extra_tags=None,
+        )
+        return response
+
+
+def quiet_urllib3() -> None:
+    """Keep urllib3's DEBUG connection chatter (full URLs) out of the logs."""
+    logging.getLogger("urllib3").setLevel(logging.INFO)

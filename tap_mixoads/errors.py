@@ -1,0 +1,60 @@
+"""Every error the tap raises on purpose, documented in one place.
+
+The hierarchy follows the SDK's split between retriable and fatal API errors so
+that the SDK's own retry decorator keeps working, and adds a common base,
+:class:`MixoAdsError`, whose message is always a single line that names the
+setting, endpoint or status at fault and never contains a secret. The CLI
+wrapper prints exactly that line and exits non-zero instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+
+class MixoAdsError(Exception):
+    """Base class: a one-line, secret-free explanation for the user."""
+
+
+class ConfigError(MixoAdsError):
+    """A setting is missing or has a value the tap cannot work with."""
+
+
+class AuthenticationError(MixoAdsError, FatalAPIError):
+    """The token endpoint refused the credentials: retrying cannot help."""
+
+
+class TokenEndpointError(MixoAdsError, FatalAPIError):
+    """The token endpoint kept failing after every allowed attempt."""
+
+
+class APIRequestError(MixoAdsError, FatalAPIError):
+    """An ``/api/*`` call failed in a way that retrying will not fix (4xx).
+
+    Attributes:
+        response: the failed response, for callers that record its status.
+    """
+
+    def __init__(self, message: str, response: object = None) -> None:
+        super().__init__(message)
+        self.response = response
+
+
+class RetriableError(MixoAdsError, RetriableAPIError):
+    """A transient failure (5xx, malformed body) worth another attempt."""
+
+
+class RateLimitedError(RetriableError):
+    """The server answered 429; ``retry_after`` says how long it asked to wait.
+
+    Attributes:
+        retry_after: seconds the server asked for, or None if it did not say.
+    """
+
+    def __init__(self, message: str, response: object, retry_after: float | None):
+        super().__init__(message, response)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class TokenExpiredError(RetriableError):
+    """The server said the bearer token expired: renew it and retry once."""

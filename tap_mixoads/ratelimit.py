@@ -1,0 +1,90 @@
+"""Client-side rate limiting: keep every run inside the vendor's request budget.
+
+The Ad Platform API allows a fixed number of ``/api/*`` calls per sliding 60 s
+window per client id, counting list and sync calls together, and answers 429
+past it. Reacting to 429s wastes a call *and* a whole window, so the tap paces
+itself instead: calls are spread evenly, one every ``60 / requests_per_minute``
+seconds (plus a small safety margin). Even pacing also respects servers whose
+window is shorter than a minute (e.g. 10 calls per 6 s for a budget of 100 per
+minute), which a limiter that allowed a minute's budget in one burst would not.
+
+The pacing itself is `pyrate-limiter`'s sliding-window log (thread-safe, so the
+concurrent sync calls share one budget with the list calls). It is applied in a
+``requests`` transport adapter, so *every* attempt that reaches the wire is
+counted when it is sent, retries included, and nothing else has to remember it.
+"""
+
+from __future__ import annotations
+
+import math
+import typing as t
+from urllib.parse import urlsplit
+
+from pyrate_limiter import InMemoryBucket, Limiter, Rate
+from requests.adapters import HTTPAdapter
+
+if t.TYPE_CHECKING:
+    from requests import PreparedRequest, Response
+
+#: Extra spacing on top of the exact interval, as a fraction of it: absorbs
+#: scheduling jitter and clock differences between us and the server's window.
+SAFETY_MARGIN = 0.01
+#: Fixed extra spacing (milliseconds) for the same reason, dominant at high rates.
+SAFETY_MARGIN_MS = 15
+#: Only paths with this segment count against the vendor's limit (the token
+#: endpoint is not rate limited). A segment, not a prefix: ``api_url`` may carry
+#: a base path of its own.
+RATE_LIMITED_SEGMENT = "/api/"
+
+
+def pacing_interval_ms(requests_per_minute: int) -> int:
+    """Return the spacing between two calls that keeps within the budget.
+
+    Args:
+        requests_per_minute: the client-side budget for all ``/api/*`` calls.
+
+    Returns:
+        Milliseconds between consecutive calls, safety margin included.
+    """
+    exact = 60_000 / requests_per_minute
+    return math.ceil(exact * (1 + SAFETY_MARGIN) + SAFETY_MARGIN_MS)
+
+
+class RequestPacer:
+    """A thread-safe gate that lets one ``/api/*`` call through per interval."""
+
+    def __init__(self, requests_per_minute: int) -> None:
+        self.interval_ms = pacing_interval_ms(requests_per_minute)
+        # buffer_ms is pyrate-limiter's extra sleep after a computed wait; our
+        # own margin already covers drift, so keep it small.
+        self._limiter = Limiter(InMemoryBucket([Rate(1, self.interval_ms)]), buffer_ms=5)
+
+    def acquire(self) -> None:
+        """Block until the next call may be sent."""
+        self._limiter.try_acquire("api", blocking=True)
+
+
+class RateLimitedAdapter(HTTPAdapter):
+    """A transport adapter that waits for the pacer before each ``/api/*`` send.
+
+    Args:
+        pacer: the shared pacer; ``None`` disables pacing.
+        pool_maxsize: connections kept per host; at least the sync concurrency
+            plus one for the list calls, so concurrent calls never queue on it.
+    """
+
+    def __init__(self, *, pacer: RequestPacer | None, pool_maxsize: int) -> None:
+        super().__init__(pool_connections=2, pool_maxsize=pool_maxsize)
+        self.pacer = pacer
+
+    def send(  # type: ignore[override]
+        self,
+        request: PreparedRequest,
+        *args: t.Any,
+        **kwargs: t.Any,
+    ) -> Response:
+        """Pace rate-limited calls, then send as usual."""
+        path = urlsplit(request.url or "").path
+        if self.pacer is not None and RATE_LIMITED_SEGMENT in path:
+            self.pacer.acquire()
+        return super().send(request, *args, **kwargs)
