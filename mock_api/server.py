@@ -1,0 +1,43 @@
+"""Start the aiohttp server and announce where it listens."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from mock_api.app import create_app
+from mock_api.config import Config
+
+#: Hanging and slow connections must not hold up a test run's shutdown.
+SHUTDOWN_TIMEOUT = 1.0
+
+
+async def serve(cfg: Config, host: str, port: int, profile: str) -> web.AppRunner:
+    """Start listening and print the one announcement line.
+
+    The access log is off: it would be the one place an ``Authorization``
+    header or a token could leak from the mock. Handlers are cancelled when
+    their client goes away, so a hung or in-flight sync ends (and is counted
+    as ended) as soon as the client times out.
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    runner = web.AppRunner(
+        create_app(cfg),
+        access_log=None,
+        handler_cancellation=True,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    actual = port
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            actual = int(address[1])
+            break
+    print(
+        f"mock_api listening on http://{host}:{actual} (profile {profile})",
+        flush=True,
+    )
+    return runner
