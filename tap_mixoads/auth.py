@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 import typing as t
+from urllib.parse import urlsplit
 
 import requests
 from singer_sdk.authenticators import APIAuthenticatorBase
@@ -65,7 +66,7 @@ class MixoAdsAuthenticator(APIAuthenticatorBase):
         sleep: how to wait between attempts (tests may pass a fake).
     """
 
-    def __init__(  # noqa: PLR0913 - keyword-only settings
+    def __init__(
         self,
         *,
         api_url: str,
@@ -80,6 +81,8 @@ class MixoAdsAuthenticator(APIAuthenticatorBase):
         super().__init__()
         self.logger = logging.getLogger("tap-mixoads.auth")
         self._token_url = api_url.rstrip("/") + TOKEN_PATH
+        # For messages: the path as the server sees it, base path included.
+        self._token_path = urlsplit(self._token_url).path
         basic = base64.b64encode(f"{email}:{password}".encode()).decode("ascii")
         self._token_headers = {
             "Authorization": f"Basic {basic}",
@@ -124,7 +127,9 @@ class MixoAdsAuthenticator(APIAuthenticatorBase):
         Only that token is dropped: if another thread already renewed it, the
         new one stays.
         """
-        sent = (request.headers.get("Authorization") if request is not None else None) or ""
+        sent = (
+            request.headers.get("Authorization") if request is not None else None
+        ) or ""
         with self._lock:
             if self._token is not None and sent == f"Bearer {self._token}":
                 self._token = None
@@ -159,7 +164,7 @@ class MixoAdsAuthenticator(APIAuthenticatorBase):
                     last_problem = "200 with a malformed token body"
                 elif status in {requests.codes.unauthorized, requests.codes.forbidden}:
                     msg = (
-                        f"POST {TOKEN_PATH} answered {status} "
+                        f"POST {self._token_path} answered {status} "
                         f"({_quote_error(response)}): check the email and password "
                         "settings"
                     )
@@ -172,13 +177,14 @@ class MixoAdsAuthenticator(APIAuthenticatorBase):
                 elif status >= requests.codes.internal_server_error:
                     last_problem = f"{status} ({_quote_error(response)})"
                 else:
-                    msg = f"POST {TOKEN_PATH} answered {status} ({_quote_error(response)})"
+                    detail = _quote_error(response)
+                    msg = f"POST {self._token_path} answered {status} ({detail})"
                     raise TokenEndpointError(msg)
             if attempt < self._max_tries:
                 delay = wait_for(problem, attempt)
                 self.logger.warning(
                     "POST %s failed (%s), attempt %d of %d; retrying in %.1f s",
-                    TOKEN_PATH,
+                    self._token_path,
                     last_problem,
                     attempt,
                     self._max_tries,
@@ -186,7 +192,8 @@ class MixoAdsAuthenticator(APIAuthenticatorBase):
                 )
                 self._sleep(delay)
         msg = (
-            f"POST {TOKEN_PATH} failed after {self._max_tries} attempts: {last_problem}"
+            f"POST {self._token_path} failed after {self._max_tries} attempts: "
+            f"{last_problem}"
         )
         raise TokenEndpointError(msg)
 

@@ -127,7 +127,7 @@ class MixoAdsStream(RESTStream[t.Any]):
         """Attempts per call before giving up, from ``max_retries``."""
         return int(self.config["max_retries"])
 
-    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:  # type: ignore[override]
+    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
         """Backoff that honours a 429's ``Retry-After`` (see retry.py)."""
         return wait_generator()
 
@@ -182,7 +182,8 @@ class MixoAdsStream(RESTStream[t.Any]):
             decode_json(response)
         except ValueError:
             path = urlsplit(response.url or "").path
-            msg = f"{response.request.method} {path} answered {status} with a malformed JSON body"
+            method = response.request.method
+            msg = f"{method} {path} answered {status} with a malformed JSON body"
             raise RetriableError(msg, response) from None
 
     def _request(

@@ -51,7 +51,9 @@ class RateLimitedError(RetriableError):
         retry_after: seconds the server asked for, or None if it did not say.
     """
 
-    def __init__(self, message: str, response: object, retry_after: float | None):
+    def __init__(
+        self, message: str, response: object, retry_after: float | None
+    ) -> None:
         super().__init__(message, response)  # type: ignore[arg-type]
         self.retry_after = retry_after
 

@@ -57,7 +57,9 @@ class RequestPacer:
         self.interval_ms = pacing_interval_ms(requests_per_minute)
         # buffer_ms is pyrate-limiter's extra sleep after a computed wait; our
         # own margin already covers drift, so keep it small.
-        self._limiter = Limiter(InMemoryBucket([Rate(1, self.interval_ms)]), buffer_ms=5)
+        self._limiter = Limiter(
+            InMemoryBucket([Rate(1, self.interval_ms)]), buffer_ms=5
+        )
 
     def acquire(self) -> None:
         """Block until the next call may be sent."""
@@ -77,7 +79,7 @@ class RateLimitedAdapter(HTTPAdapter):
         super().__init__(pool_connections=2, pool_maxsize=pool_maxsize)
         self.pacer = pacer
 
-    def send(  # type: ignore[override]
+    def send(
         self,
         request: PreparedRequest,
         *args: t.Any,

@@ -68,7 +68,7 @@ def expo_delay(attempt: int, *, base: float = BACKOFF_BASE_SECONDS) -> float:
         Seconds to wait.
     """
     step = min(BACKOFF_CAP_SECONDS, base * 2 ** (attempt - 1))
-    return step / 2 + random.uniform(0, step / 2)  # noqa: S311 - jitter, not crypto
+    return float(step) / 2 + random.uniform(0, step / 2)
 
 
 def wait_for(exception: BaseException | None, attempt: int) -> float:
@@ -85,7 +85,7 @@ def wait_for(exception: BaseException | None, attempt: int) -> float:
         if exception.retry_after is None:
             return expo_delay(attempt)
         asked = exception.retry_after
-        jitter = random.uniform(0, RETRY_AFTER_JITTER_SECONDS)  # noqa: S311
+        jitter = random.uniform(0, RETRY_AFTER_JITTER_SECONDS)
         return min(asked, MAX_RETRY_AFTER_SECONDS) + jitter
     return expo_delay(attempt)
 

@@ -113,7 +113,11 @@ class CampaignsStream(MixoAdsStream):
         if isinstance(reported_total, int) and not isinstance(reported_total, bool):
             total = max(total or 0, reported_total)
         echoed_limit = pagination.get("limit")
-        limit = echoed_limit if isinstance(echoed_limit, int) and echoed_limit > 0 else self.page_size
+        limit = (
+            echoed_limit
+            if isinstance(echoed_limit, int) and echoed_limit > 0
+            else self.page_size
+        )
         first_position = (page - 1) * limit
         page_ids: set[str] = set()
         where = f"page {page}"

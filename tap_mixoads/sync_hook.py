@@ -98,7 +98,9 @@ class CampaignSyncer:
         *,
         url_base: str,
         headers: dict[str, str],
-        send: Callable[[requests.PreparedRequest, Callable[[], None]], requests.Response],
+        send: Callable[
+            [requests.PreparedRequest, Callable[[], None]], requests.Response
+        ],
         concurrency: int,
         logger: logging.Logger,
     ) -> None:
@@ -125,10 +127,10 @@ class CampaignSyncer:
 
         try:
             response = self._send(request, count_attempt)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes data
-            response = getattr(exc, "response", None)
-            status = response.status_code if response is not None else None
-            reason = describe(response) if response is not None else _short(exc)
+        except Exception as exc:
+            failed: requests.Response | None = getattr(exc, "response", None)
+            status = failed.status_code if failed is not None else None
+            reason = describe(failed) if failed is not None else _short(exc)
             outcome = SyncOutcome(
                 status="failed",
                 http_status=status,
@@ -155,7 +157,9 @@ class CampaignSyncer:
                 )
         return outcome
 
-    def sync_all(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
+    def sync_all(
+        self, records: Iterable[dict[str, t.Any]]
+    ) -> Iterator[dict[str, t.Any]]:
         """Yield each record, in order, with its sync outcome merged in."""
         window = max(1, self.concurrency * WINDOW_PER_WORKER)
         pending: collections.deque[tuple[dict[str, t.Any], Future[SyncOutcome]]]
@@ -174,7 +178,9 @@ class CampaignSyncer:
             executor.shutdown(wait=True, cancel_futures=True)
 
     @staticmethod
-    def _merge(record: dict[str, t.Any], future: Future[SyncOutcome]) -> dict[str, t.Any]:
+    def _merge(
+        record: dict[str, t.Any], future: Future[SyncOutcome]
+    ) -> dict[str, t.Any]:
         record.update(future.result().as_fields())
         return record
 
@@ -184,7 +190,8 @@ class CampaignSyncer:
         line = f"synced {self.succeeded}/{total}"
         if self.failures:
             named = ", ".join(
-                f"{cid} ({why})" for cid, why in sorted(self.failures)[:MAX_NAMED_FAILURES]
+                f"{cid} ({why})"
+                for cid, why in sorted(self.failures)[:MAX_NAMED_FAILURES]
             )
             more = len(self.failures) - MAX_NAMED_FAILURES
             line += f"; failed: {named}" + (f" and {more} more" if more > 0 else "")

@@ -1,0 +1,91 @@
+"""Shared helpers: run the real tap CLI against a real mock server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_EMAIL = "admin@mixoads.com"
+DEMO_PASSWORD = "SuperSecret123!"
+
+
+def tap_config(url: str, **overrides: Any) -> dict[str, Any]:
+    """A config for the mock at ``url``; fast timeouts unless overridden."""
+    config: dict[str, Any] = {
+        "api_url": url,
+        "email": DEMO_EMAIL,
+        "password": DEMO_PASSWORD,
+        "request_timeout": 1.5,
+        "requests_per_minute": 6000,
+    }
+    config.update(overrides)
+    return config
+
+
+@dataclass
+class TapRun:
+    """What one tap process did."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return [m["record"] for m in self.messages if m.get("type") == "RECORD"]
+
+    @property
+    def ids(self) -> list[str]:
+        return [r["id"] for r in self.records]
+
+    def log_lines(self) -> list[str]:
+        return self.stderr.splitlines()
+
+
+def run_tap(
+    config: dict[str, Any],
+    *args: str,
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
+) -> TapRun:
+    """Run ``python -m tap_mixoads --config <file> [args]`` and parse stdout."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(config, fh)
+        path = fh.name
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_MIXOADS_")}
+    full_env.update(env or {})
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tap_mixoads", "--config", path, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=REPO_ROOT,
+            env=full_env,
+            check=False,
+        )
+    finally:
+        os.unlink(path)
+    seconds = time.monotonic() - started
+    messages = []
+    for line in proc.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            messages.append(json.loads(line))
+    return TapRun(proc.returncode, proc.stdout, proc.stderr, seconds, messages)
+
+
+def error_lines(run: TapRun) -> list[str]:
+    """Lines of stderr that are not routine logging (the user-facing errors)."""
+    return [line for line in run.log_lines() if line.startswith("tap-mixoads: error:")]
