@@ -10,8 +10,8 @@ pages and sync calls alike, so they share one policy:
 - 429s wait what the server asked for (see :mod:`tap_mixoads.retry`);
 - a 401 "Token expired" renews the token and repeats the call once at once;
 - other 4xx fail fast with a message naming the method, path and status;
-- client-side pacing happens below all of this, in the transport adapter
-  (see :mod:`tap_mixoads.ratelimit`), so retries are paced too.
+- every attempt, retries included, first waits for the client-side pacer
+  (see :mod:`tap_mixoads.ratelimit`).
 """
 
 from __future__ import annotations
@@ -214,7 +214,12 @@ class MixoAdsStream(RESTStream[t.Any]):
         prepared_request: requests.PreparedRequest,
         context: Context | None,
     ) -> requests.Response:
-        """Authenticate (renewing the token if due) and send one request."""
+        """Wait for the pacer, then authenticate and send one attempt.
+
+        Pacing first: a call may wait its turn for a while, and the token
+        must be checked for freshness when the call leaves, not before.
+        """
+        self._tap.pacer.acquire()
         authenticated = self.authenticator(prepared_request.copy())
         response = self.requests_session.send(
             authenticated, timeout=self.timeout, allow_redirects=self.allow_redirects

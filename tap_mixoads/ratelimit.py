@@ -9,32 +9,24 @@ window is shorter than a minute (e.g. 10 calls per 6 s for a budget of 100 per
 minute), which a limiter that allowed a minute's budget in one burst would not.
 
 The pacing itself is `pyrate-limiter`'s sliding-window log (thread-safe, so the
-concurrent sync calls share one budget with the list calls). It is applied in a
-``requests`` transport adapter, so *every* attempt that reaches the wire is
-counted when it is sent, retries included, and nothing else has to remember it.
+concurrent sync calls share one budget with the list calls). It is applied to
+every attempt just before it is sent (see ``MixoAdsStream._send``), retries
+included, and *before* the bearer token is put on the request: a call that
+waited its turn still leaves with a token that is fresh.
 """
 
 from __future__ import annotations
 
 import math
-import typing as t
-from urllib.parse import urlsplit
 
 from pyrate_limiter import InMemoryBucket, Limiter, Rate
-from requests.adapters import HTTPAdapter
-
-if t.TYPE_CHECKING:
-    from requests import PreparedRequest, Response
 
 #: Extra spacing on top of the exact interval, as a fraction of it: absorbs
 #: scheduling jitter and clock differences between us and the server's window.
 SAFETY_MARGIN = 0.01
 #: Fixed extra spacing (milliseconds) for the same reason, dominant at high rates.
 SAFETY_MARGIN_MS = 15
-#: Only paths with this segment count against the vendor's limit (the token
-#: endpoint is not rate limited). A segment, not a prefix: ``api_url`` may carry
-#: a base path of its own.
-RATE_LIMITED_SEGMENT = "/api/"
+
 
 
 def pacing_interval_ms(requests_per_minute: int) -> int:
@@ -64,29 +56,3 @@ class RequestPacer:
     def acquire(self) -> None:
         """Block until the next call may be sent."""
         self._limiter.try_acquire("api", blocking=True)
-
-
-class RateLimitedAdapter(HTTPAdapter):
-    """A transport adapter that waits for the pacer before each ``/api/*`` send.
-
-    Args:
-        pacer: the shared pacer; ``None`` disables pacing.
-        pool_maxsize: connections kept per host; at least the sync concurrency
-            plus one for the list calls, so concurrent calls never queue on it.
-    """
-
-    def __init__(self, *, pacer: RequestPacer | None, pool_maxsize: int) -> None:
-        super().__init__(pool_connections=2, pool_maxsize=pool_maxsize)
-        self.pacer = pacer
-
-    def send(
-        self,
-        request: PreparedRequest,
-        *args: t.Any,
-        **kwargs: t.Any,
-    ) -> Response:
-        """Pace rate-limited calls, then send as usual."""
-        path = urlsplit(request.url or "").path
-        if self.pacer is not None and RATE_LIMITED_SEGMENT in path:
-            self.pacer.acquire()
-        return super().send(request, *args, **kwargs)

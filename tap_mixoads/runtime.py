@@ -10,9 +10,10 @@ from __future__ import annotations
 import typing as t
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from tap_mixoads.auth import MixoAdsAuthenticator
-from tap_mixoads.ratelimit import RateLimitedAdapter, RequestPacer
+from tap_mixoads.ratelimit import RequestPacer
 
 
 class RunResources:
@@ -24,8 +25,10 @@ class RunResources:
 
     def __init__(self, config: t.Mapping[str, t.Any]) -> None:
         self.pacer = RequestPacer(int(config["requests_per_minute"]))
-        adapter = RateLimitedAdapter(
-            pacer=self.pacer, pool_maxsize=int(config["sync_concurrency"]) + 2
+        # Enough pooled connections for every sync worker plus the list calls,
+        # so concurrent calls never queue for a socket.
+        adapter = HTTPAdapter(
+            pool_connections=2, pool_maxsize=int(config["sync_concurrency"]) + 2
         )
         self.session = requests.Session()
         self.session.mount("http://", adapter)

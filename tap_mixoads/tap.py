@@ -16,6 +16,7 @@ if t.TYPE_CHECKING:
     import requests
 
     from tap_mixoads.auth import MixoAdsAuthenticator
+    from tap_mixoads.ratelimit import RequestPacer
 
 
 class TapMixoAds(Tap):
@@ -134,6 +135,11 @@ class TapMixoAds(Tap):
     def authenticator(self) -> MixoAdsAuthenticator:
         """The run's one authenticator (one token per run, renewed early)."""
         return self._run.authenticator
+
+    @property
+    def pacer(self) -> RequestPacer:
+        """The run's one pacer: all /api/* calls share the vendor's budget."""
+        return self._run.pacer
 
     @property
     def requests_session(self) -> requests.Session:

@@ -81,8 +81,11 @@ def run_tap(
     messages = []
     for line in proc.stdout.splitlines():
         line = line.strip()
-        if line.startswith("{"):
-            messages.append(json.loads(line))
+        if line.startswith("{") and line.endswith("}"):
+            try:
+                messages.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a pretty-printed document (--discover, --about)
     return TapRun(proc.returncode, proc.stdout, proc.stderr, seconds, messages)
 
 
