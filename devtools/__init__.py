@@ -1,0 +1,1 @@
+"""Developer tooling: private Postgres, demo, plugin lock generator."""
