@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from urllib.parse import urlsplit
 
+import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from tap_mixoads.client import MixoAdsStream
@@ -29,6 +31,18 @@ def main() -> None:
         TapMixoAds.cli(standalone_mode=True)
     except (MixoAdsError, FatalAPIError, RetriableAPIError) as exc:
         message = MixoAdsStream.describe_failure(exc)
-        sys.stderr.write(f"tap-mixoads: error: {message}\n")
-        sys.stderr.flush()
-        sys.exit(EXIT_FAILURE)
+        fail(message)
+    except requests.exceptions.RequestException as exc:
+        # Retries exhausted on a timeout or a broken connection.
+        request = exc.request
+        where = "an API call"
+        if request is not None:
+            where = f"{request.method} {urlsplit(request.url or '').path}"
+        fail(f"{where} failed on every attempt: {MixoAdsStream.describe_failure(exc)}")
+
+
+def fail(message: str) -> None:
+    """Print one error line to stderr and exit non-zero."""
+    sys.stderr.write(f"tap-mixoads: error: {message}\n")
+    sys.stderr.flush()
+    sys.exit(EXIT_FAILURE)

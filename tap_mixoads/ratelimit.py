@@ -28,7 +28,6 @@ SAFETY_MARGIN = 0.01
 SAFETY_MARGIN_MS = 15
 
 
-
 def pacing_interval_ms(requests_per_minute: int) -> int:
     """Return the spacing between two calls that keeps within the budget.
 

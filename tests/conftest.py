@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
-
 import itertools
 import os
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -17,7 +16,7 @@ from mock_api.testing import MockServer
 
 @pytest.fixture
 def mock_api() -> Iterator[Callable[..., MockServer]]:
-    """Factory: ``mock_api(profile, **knobs)`` starts a server, stopped after the test."""
+    """Factory: ``mock_api(profile, **knobs)`` starts a server for this test."""
     servers: list[MockServer] = []
 
     def start(profile: str = "calm", **knobs: Any) -> MockServer:

@@ -40,13 +40,19 @@ def test_failed_syncs_still_land_with_the_failure_recorded(
 ):
     server = mock_api("calm", sync_fail_ids="3,50")
     run = run_pipeline(tap_config(server.url, max_retries=2), target_config)
-    assert run.tap_returncode == 0 and run.target_returncode == 0, run.tap_stderr[-2000:]
+    assert run.tap_returncode == 0 and run.target_returncode == 0, run.tap_stderr[
+        -2000:
+    ]
     rows = query(
         pg_url,
-        f'select id, sync_status, synced_at, sync_http_status from "{pg_schema}".campaigns '
+        "select id, sync_status, synced_at, sync_http_status "
+        f'from "{pg_schema}".campaigns '
         "where sync_status <> 'success' order by id",
     )
-    assert rows == [("campaign_3", "failed", None, 500), ("campaign_50", "failed", None, 500)]
+    assert rows == [
+        ("campaign_3", "failed", None, 500),
+        ("campaign_50", "failed", None, 500),
+    ]
     assert _counts(pg_url, pg_schema) == (100, 100, 98)
 
 

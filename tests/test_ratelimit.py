@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -32,7 +33,7 @@ def test_pacer_never_lets_two_calls_closer_than_the_interval_across_threads():
     for thread in threads:
         thread.join()
     stamps.sort()
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     interval = pacer.interval_ms / 1000
     assert len(stamps) == 20
     # In aggregate never faster than the budget; single gaps may shrink a
@@ -46,7 +47,9 @@ def test_vendor_shaped_run_sees_no_429(mock_api):
     # standing in for 60 s: the matching budget is 300 calls per minute.
     server = mock_api("fast", rate_limit=10, rate_window=2.0, seed=3)
     run = run_tap(
-        tap_config(server.url, requests_per_minute=300, page_size=10, sync_enabled=True),
+        tap_config(
+            server.url, requests_per_minute=300, page_size=10, sync_enabled=True
+        ),
         timeout=300,
     )
     assert run.returncode == 0, run.stderr[-2000:]
@@ -61,7 +64,9 @@ def test_a_generous_budget_does_not_burst_into_a_short_window(mock_api):
     # down, 10 calls per 1.2 s against a budget of 500 per minute.
     server = mock_api("calm", rate_limit=10, rate_window=1.2)
     run = run_tap(
-        tap_config(server.url, requests_per_minute=500, page_size=10, sync_enabled=True),
+        tap_config(
+            server.url, requests_per_minute=500, page_size=10, sync_enabled=True
+        ),
         timeout=300,
     )
     assert run.returncode == 0, run.stderr[-2000:]
