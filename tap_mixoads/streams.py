@@ -105,6 +105,7 @@ class CampaignsStream(MixoAdsStream):
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
             return
+        self.mark_extracted()
         paginator = self._paginator
         page = paginator.current_value if paginator else 1
         pagination = body.get("pagination") or {}

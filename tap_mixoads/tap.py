@@ -11,6 +11,7 @@ from singer_sdk import typing as th
 from tap_mixoads import streams
 from tap_mixoads.runtime import RunResources
 from tap_mixoads.settings import config_problems, raise_for_problems
+from tap_mixoads.writer import FastSingerWriter
 
 if t.TYPE_CHECKING:
     import requests
@@ -23,6 +24,7 @@ class TapMixoAds(Tap):
     """Singer tap for the Mixo Ads Ad Platform API."""
 
     name = "tap-mixoads"
+    message_writer_class = FastSingerWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
