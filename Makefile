@@ -18,6 +18,10 @@ PORT ?= 3001
 PYTEST_ARGS ?=
 
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
+# Compile bytecode at install time: this environment may forbid writing
+# __pycache__ at run time (PYTHONDONTWRITEBYTECODE), which costs every
+# tap and target start-up ~0.3 s of compiling.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: venv install test demo mock lint check-settings lock-target-postgres pg-start pg-stop clean
 

@@ -53,3 +53,15 @@ def test_about_markdown_lists_every_setting():
         "sync_concurrency",
     ):
         assert f"| {setting} |" in proc.stdout
+
+
+def test_readme_settings_table_is_generated_from_about():
+    proc = subprocess.run(
+        [sys.executable, "-m", "devtools.readme", "--check"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
