@@ -7,7 +7,8 @@ import threading
 import time
 
 from tap_mixoads.ratelimit import RequestPacer, pacing_interval_ms
-from tests.helpers import run_tap, tap_config
+from tests.conftest import query
+from tests.helpers import run_pipeline, run_tap, tap_config
 
 
 def test_interval_spreads_the_budget_evenly_with_a_margin():
@@ -42,21 +43,26 @@ def test_pacer_never_lets_two_calls_closer_than_the_interval_across_threads():
     assert min(gaps) >= interval * 0.5
 
 
-def test_vendor_shaped_run_sees_no_429(mock_api):
+def test_vendor_shaped_run_sees_no_429_and_lands_every_synced_row(
+    mock_api, pg_url, pg_schema, target_config
+):
     # The vendor's shape (10 calls per window, faults on), with a 2 s window
     # standing in for 60 s: the matching budget is 300 calls per minute.
     server = mock_api("fast", rate_limit=10, rate_window=2.0, seed=3)
-    run = run_tap(
-        tap_config(
-            server.url, requests_per_minute=300, page_size=10, sync_enabled=True
-        ),
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert len(set(run.ids)) == 100
+    config = tap_config(server.url, requests_per_minute=300, page_size=10)
+    run = run_pipeline(config, target_config, timeout=300)
+    assert run.tap_returncode == 0, run.tap_stderr[-2000:]
+    assert run.target_returncode == 0, run.target_stderr[-2000:]
     stats = server.stats()
     assert stats["rate_limited"] == 0
     assert stats["max_in_window"] <= 10
+    assert set(stats["sync_success"]) == {f"campaign_{i}" for i in range(1, 101)}
+    assert query(
+        pg_url,
+        "select count(*), count(distinct id), "
+        "count(*) filter (where sync_status = 'success' and synced_at is not null) "
+        f'from "{pg_schema}".campaigns',
+    ) == [(100, 100, 100)]
 
 
 def test_a_generous_budget_does_not_burst_into_a_short_window(mock_api):
