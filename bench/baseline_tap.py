@@ -20,12 +20,21 @@ class HasMorePaginator(BasePageNumberPaginator):
 
 
 class Campaigns(RESTStream):
-    name, path, primary_keys, records_jsonpath = "campaigns", "/api/campaigns", ("id",), "$.data[*]"
+    name, path, primary_keys, records_jsonpath = (
+        "campaigns",
+        "/api/campaigns",
+        ("id",),
+        "$.data[*]",
+    )
     schema = th.PropertiesList(
-        th.Property("id", th.StringType), th.Property("name", th.StringType),
-        th.Property("status", th.StringType), th.Property("budget", th.NumberType),
-        th.Property("impressions", th.IntegerType), th.Property("clicks", th.IntegerType),
-        th.Property("conversions", th.IntegerType), th.Property("created_at", th.DateTimeType),
+        th.Property("id", th.StringType),
+        th.Property("name", th.StringType),
+        th.Property("status", th.StringType),
+        th.Property("budget", th.NumberType),
+        th.Property("impressions", th.IntegerType),
+        th.Property("clicks", th.IntegerType),
+        th.Property("conversions", th.IntegerType),
+        th.Property("created_at", th.DateTimeType),
     ).to_dict()
 
     @property
@@ -36,7 +45,9 @@ class Campaigns(RESTStream):
     def authenticator(self):
         if not hasattr(self._tap, "_token"):
             auth = (self.config["email"], self.config["password"])
-            self._tap._token = requests.post(self.url_base + "/auth/token", auth=auth, timeout=10).json()["access_token"]
+            self._tap._token = requests.post(
+                self.url_base + "/auth/token", auth=auth, timeout=10
+            ).json()["access_token"]
         return BearerTokenAuthenticator(token=self._tap._token)
 
     def get_new_paginator(self):
@@ -49,8 +60,10 @@ class Campaigns(RESTStream):
 class BaselineTap(Tap):
     name = "tap-baseline"
     config_jsonschema = th.PropertiesList(
-        th.Property("api_url", th.StringType), th.Property("email", th.StringType),
-        th.Property("password", th.StringType, secret=True), th.Property("page_size", th.IntegerType),
+        th.Property("api_url", th.StringType),
+        th.Property("email", th.StringType),
+        th.Property("password", th.StringType, secret=True),
+        th.Property("page_size", th.IntegerType),
     ).to_dict()
 
     def discover_streams(self):
