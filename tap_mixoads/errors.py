@@ -60,3 +60,7 @@ class RateLimitedError(RetriableError):
 
 class TokenExpiredError(RetriableError):
     """The server said the bearer token expired: renew it and retry once."""
+
+
+class OutputClosedError(MixoAdsError):
+    """Whoever reads the tap's output (the loader) has gone away."""

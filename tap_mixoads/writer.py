@@ -11,14 +11,18 @@ seconds while records flow, and at exit.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime
 import decimal
+import os
 import sys
 import time
 import typing as t
 
 import orjson
 from singer_sdk.singerlib.encoding import GenericSingerWriter
+
+from tap_mixoads.errors import OutputClosedError
 
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib.encoding.simple import Message
@@ -51,7 +55,7 @@ class FastSingerWriter(GenericSingerWriter[bytes, "Message"]):
         self._buffer = bytearray()
         # Records still buffered when the process ends normally must not be
         # lost (an exception, sys.exit, the end of the run).
-        atexit.register(self.flush)
+        atexit.register(self.flush_at_exit)
 
     def serialize_message(self, message: Message) -> bytes:
         """Encode one message as a JSON line (newline included)."""
@@ -87,9 +91,30 @@ class FastSingerWriter(GenericSingerWriter[bytes, "Message"]):
             self._last_flush = now
 
     def flush(self) -> None:
-        """Hand everything buffered to the reader (the target) now."""
-        if self._buffer:
-            out = sys.stdout.buffer
+        """Hand everything buffered to the reader (the target) now.
+
+        Raises:
+            OutputClosedError: the reader is gone; the buffer is dropped and
+                stdout pointed at /dev/null, so that Python's own flush at
+                exit cannot fail a second time. (Not an OSError on purpose:
+                click would turn an EPIPE into a silent exit.)
+        """
+        if not self._buffer:
+            return
+        out = sys.stdout.buffer
+        try:
             out.write(self._buffer)
-            self._buffer.clear()
             out.flush()
+        except BrokenPipeError:
+            self._buffer.clear()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            msg = "the loader stopped reading the tap's output (broken pipe)"
+            raise OutputClosedError(msg) from None
+        self._buffer.clear()
+
+    def flush_at_exit(self) -> None:
+        """Flush at interpreter exit; a reader that is gone is not news then."""
+        with contextlib.suppress(OutputClosedError):
+            self.flush()

@@ -82,3 +82,32 @@ def test_fast_and_sdk_paths_emit_the_same_records(mock_api):
     fast_msg = next(m for m in fast.messages if m["type"] == "RECORD")
     slow_msg = next(m for m in slow.messages if m["type"] == "RECORD")
     assert fast_msg.keys() == slow_msg.keys()
+
+
+def test_a_loader_that_stops_reading_ends_the_tap_with_one_line(mock_api):
+    import subprocess
+    import tempfile
+
+    from tests.helpers import REPO_ROOT
+
+    server = mock_api("calm", campaigns=50_000)
+    config = tap_config(server.url, sync_enabled=False, page_size=10_000)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(config, fh)
+    tap = subprocess.Popen(
+        [sys.executable, "-m", "tap_mixoads", "--config", fh.name],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO_ROOT,
+    )
+    assert tap.stdout is not None
+    tap.stdout.read(1000)
+    tap.stdout.close()  # the "loader" goes away
+    _, stderr = tap.communicate(timeout=60)
+    text = stderr.decode()
+    assert tap.returncode == 1
+    errors = [line for line in text.splitlines() if "tap-mixoads: error:" in line]
+    assert errors == [
+        "tap-mixoads: error: the loader stopped reading the tap's output (broken pipe)"
+    ]
+    assert "Traceback" not in text
