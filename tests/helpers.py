@@ -111,6 +111,15 @@ def target_postgres_bin() -> str:
     return str(Path(sys.executable).parent / "target-postgres")
 
 
+def loader_command() -> list[str]:
+    """The loader as Meltano runs it: target-postgres behind mixoads_loader.
+
+    ``target-postgres-mixoads`` is installed in Meltano's loader venv only;
+    here the same code runs as a module of this checkout.
+    """
+    return [sys.executable, "-m", "mixoads_loader"]
+
+
 def run_pipeline(
     config: dict[str, Any],
     target_config: dict[str, Any],
@@ -136,7 +145,7 @@ def run_pipeline(
                 env=env,
             )
             target = subprocess.Popen(
-                [target_postgres_bin(), "--config", str(target_cfg)],
+                [*loader_command(), "--config", str(target_cfg)],
                 stdin=tap.stdout,
                 stdout=subprocess.PIPE,
                 stderr=target_err_fh,
