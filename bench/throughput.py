@@ -98,14 +98,15 @@ def run_drained(cmd: list[str], *, save_to: str | None = None) -> Measured:
 def run_pipeline(tap_cmd: list[str], target_cmd: list[str]) -> tuple[float, float]:
     """tap | target; returns (wall, tap peak RSS MB)."""
     started = time.monotonic()
+    tap_err, target_err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
     tap = subprocess.Popen(
-        tap_cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env(), cwd=ROOT
+        tap_cmd, stdout=subprocess.PIPE, stderr=tap_err, env=_env(), cwd=ROOT
     )
     target = subprocess.Popen(
         target_cmd,
         stdin=tap.stdout,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=target_err,
         env=_env(),
         cwd=ROOT,
     )
@@ -115,7 +116,13 @@ def run_pipeline(tap_cmd: list[str], target_cmd: list[str]) -> tuple[float, floa
     target.wait()
     wall = time.monotonic() - started
     if tap_status != 0 or target.returncode != 0:
-        raise SystemExit("pipeline failed")
+        for name, fh in (("tap", tap_err), ("target", target_err)):
+            fh.seek(0)
+            tail = fh.read().decode(errors="replace").splitlines()[-5:]
+            print(f"{name} stderr tail:", *tail, sep="\n  ")
+        raise SystemExit(
+            f"pipeline failed (tap {tap_status}, target {target.returncode})"
+        )
     return wall, usage.ru_maxrss / 1024
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import functools
 import logging
+import time
 import typing as t
 from urllib.parse import urlsplit
 
@@ -48,6 +49,9 @@ TOKEN_EXPIRED_ERROR = "Token expired"
 #: Longest server error text quoted in our own messages.
 MAX_QUOTED_ERROR_CHARS = 120
 _JSON_CACHE_ATTR = "_mixoads_json"
+#: A pacing turn older than this when the call is ready to leave (it waited
+#: for a token renewal) is stale: the call waits for a fresh turn.
+STALE_TURN_SECONDS = 0.05
 
 
 def decode_json(response: requests.Response) -> t.Any:
@@ -61,6 +65,16 @@ def decode_json(response: requests.Response) -> t.Any:
         cached = orjson.loads(response.content)
         response.__dict__[_JSON_CACHE_ATTR] = cached
     return cached
+
+
+def forget_json(response: requests.Response) -> None:
+    """Drop a consumed page's body, decoded and raw, to free its memory.
+
+    The SDK keeps the last response alive until the next one has arrived;
+    emptying it keeps memory at one page however many pages a run reads.
+    """
+    response.__dict__.pop(_JSON_CACHE_ATTR, None)
+    response._content = b""
 
 
 def describe(response: requests.Response) -> str:
@@ -268,10 +282,18 @@ class MixoAdsStream(RESTStream[t.Any]):
         """Wait for the pacer, then authenticate and send one attempt.
 
         Pacing first: a call may wait its turn for a while, and the token
-        must be checked for freshness when the call leaves, not before.
+        must be checked for freshness when the call leaves, not before. But
+        a token renewal (itself retried when the token endpoint fails) can
+        hold every worker that already has its turn; released together, they
+        would reach the server in one burst and earn 429s. So a turn that
+        went stale waiting for the token is given up and taken again.
         """
-        self._tap.pacer.acquire()
+        pacer = self._tap.pacer
+        pacer.acquire()
+        waited_from = time.monotonic()
         authenticated = self.authenticator(prepared_request.copy())
+        if time.monotonic() - waited_from > STALE_TURN_SECONDS:
+            pacer.acquire()
         response = self.requests_session.send(
             authenticated, timeout=self.timeout, allow_redirects=self.allow_redirects
         )

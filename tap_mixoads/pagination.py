@@ -41,10 +41,26 @@ class CampaignPaginator(BaseAPIPaginator[int]):
         super().__init__(start_value=1)
         self.page_size = page_size
         self.total: int | None = None
+        self._decided: tuple[int | None] | None = None
 
     def get_next(self, response: requests.Response) -> int | None:
         """Return the next page number, or None when the list is exhausted."""
-        body = decode_json(response)
+        if self._decided is None:
+            self.observe(decode_json(response))
+        assert self._decided is not None
+        (value,), self._decided = self._decided, None
+        return value
+
+    def observe(self, body: t.Any) -> None:
+        """Decide the next page from a decoded page body, ahead of get_next.
+
+        The stream calls this while it still has the body, so that it can
+        drop the decoded page right after emitting it: only one page is ever
+        held in memory, however many there are.
+        """
+        self._decided = (self._next_page(body),)
+
+    def _next_page(self, body: t.Any) -> int | None:
         data = body.get("data") if isinstance(body, dict) else None
         if not data:
             return None

@@ -7,7 +7,7 @@ import typing as t
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from tap_mixoads.client import MixoAdsStream, decode_json
+from tap_mixoads.client import MixoAdsStream, decode_json, forget_json
 from tap_mixoads.pagination import CampaignPaginator
 from tap_mixoads.records import CampaignNormalizer
 from tap_mixoads.sync_hook import NOT_SYNCED, CampaignSyncer
@@ -141,6 +141,9 @@ class CampaignsStream(MixoAdsStream):
             yield record
         self._previous_page_ids = page_ids
         self._records_so_far += len(page_ids)
+        if paginator is not None:
+            paginator.observe(body)
+        forget_json(response)
         self.logger.info(
             "Page %d: %d campaigns (%d so far of %s)",
             page,
