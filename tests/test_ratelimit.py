@@ -12,9 +12,9 @@ from tests.helpers import run_pipeline, run_tap, tap_config
 
 
 def test_interval_spreads_the_budget_evenly_with_a_margin():
-    assert pacing_interval_ms(10) >= 6000
-    assert pacing_interval_ms(10) <= 6000 * 1.02 + 20
-    assert 600 <= pacing_interval_ms(100) <= 640
+    # Never faster than the budget, and at most ~1% slower than it.
+    assert 6000 < pacing_interval_ms(10) <= 6000 * 1.01
+    assert 600 < pacing_interval_ms(100) <= 606 + 5
 
 
 def test_pacer_never_lets_two_calls_closer_than_the_interval_across_threads():
