@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench.floor import machine_lines
 from devtools.pg import postgres_from_env_or_private, target_postgres_config
 from mock_api.testing import MockServer
 from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD
@@ -76,7 +76,7 @@ def run_drained(cmd: list[str], *, save_to: str | None = None) -> Measured:
     assert proc.stdout is not None
     first = last = None
     lines = 0
-    sink = open(save_to, "wb") if save_to else None  # noqa: SIM115
+    sink = open(save_to, "wb") if save_to else None
     try:
         while chunk := proc.stdout.read1(CHUNK):
             now = time.monotonic()
@@ -148,24 +148,14 @@ def count_rows(url: str, schema: str) -> int:
         ).fetchone()[0]
 
 
-def machine() -> str:
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"# bench.throughput  {time.strftime('%Y-%m-%d %H:%M')}  {machine()}")
+    print("# bench.throughput")
+    for line in machine_lines():
+        print(f"# {line}")
     print(f"# calm mock, sync off, page_size {PAGE_SIZE}")
     py = sys.executable
     target_bin = str(Path(py).parent / "target-postgres")
