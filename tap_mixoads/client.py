@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import logging
 import time
 import typing as t
 from urllib.parse import urlsplit
@@ -304,8 +303,3 @@ class MixoAdsStream(RESTStream[t.Any]):
             extra_tags=None,
         )
         return response
-
-
-def quiet_urllib3() -> None:
-    """Keep urllib3's DEBUG connection chatter (full URLs) out of the logs."""
-    logging.getLogger("urllib3").setLevel(logging.INFO)

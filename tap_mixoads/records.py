@@ -72,6 +72,12 @@ def _as_datetime(value: t.Any) -> t.Any:
     return value
 
 
+def iso_datetime_or_none(value: t.Any) -> str | None:
+    """``value`` if it is an ISO 8601 date-time string, else None."""
+    checked = _as_datetime(value)
+    return None if checked is _Bad else t.cast("str", checked)
+
+
 def _as_string(value: t.Any) -> t.Any:
     if isinstance(value, str):
         return value

@@ -96,10 +96,14 @@ class CampaignsStream(MixoAdsStream):
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
         """Yield the page's campaigns, normalized, each once per run.
 
-        Campaigns past the reported ``total`` do not exist and are skipped;
-        a campaign already seen on the previous page (the list shifted while
-        we paged) is skipped too. Only two pages of ids are remembered, so
-        memory stays flat however many campaigns there are.
+        A page that starts at or past the largest ``total`` seen lists
+        campaigns that do not exist (the API pads pages past the end) and is
+        skipped whole. A page that starts before it is emitted whole, even if
+        a drifting ``total`` claims it runs past the end: the server cuts the
+        real last page itself, and cutting here would drop real campaigns.
+        A campaign already seen on the previous page (the list shifted while
+        we paged) is skipped. Only two pages of ids are remembered, so memory
+        stays flat however many campaigns there are.
         """
         body = decode_json(response)
         data = body.get("data") if isinstance(body, dict) else None
@@ -122,15 +126,16 @@ class CampaignsStream(MixoAdsStream):
         first_position = (page - 1) * limit
         page_ids: set[str] = set()
         where = f"page {page}"
-        for offset, raw in enumerate(data):
-            if total is not None and first_position + offset >= total:
-                self.logger.warning(
-                    "Page %d lists more campaigns than the reported total (%d); "
-                    "skipping the rest",
-                    page,
-                    total,
-                )
-                break
+        if total is not None and first_position >= total and data:
+            self.logger.warning(
+                "Page %d starts past the reported total (%d): skipping its %d "
+                "campaigns, which do not exist",
+                page,
+                total,
+                len(data),
+            )
+            data = []
+        for raw in data:
             record = self.normalizer.normalize(raw, where=where)
             if record is None:
                 continue

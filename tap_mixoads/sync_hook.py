@@ -11,12 +11,14 @@ Records still come out in extraction order and one at a time: the hook holds
 only a bounded window of records waiting for their sync, never the whole run.
 A campaign whose sync fails after every retry is not dropped: its record is
 emitted with the failure recorded, and the run ends with a summary line.
+The one exception is a sync answered 404: the platform says that campaign
+does not exist (the list endpoint can serve "phantom" campaigns past the end
+of the list), so loading it would invent a row; it is dropped and counted.
 """
 
 from __future__ import annotations
 
 import collections
-import datetime
 import logging
 import threading
 import typing as t
@@ -27,6 +29,7 @@ from urllib.parse import quote
 import requests
 
 from tap_mixoads.client import decode_json, describe
+from tap_mixoads.records import iso_datetime_or_none
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +40,8 @@ SYNC_PATH = "/api/campaigns/{id}/sync"
 WINDOW_PER_WORKER = 8
 #: Failed campaigns named in the summary line before it says "and N more".
 MAX_NAMED_FAILURES = 20
+#: Outcome of a sync answered 404: the campaign does not exist on the platform.
+NOT_FOUND = "not_found"
 
 
 @dataclass(frozen=True)
@@ -68,16 +73,6 @@ NOT_SYNCED: dict[str, t.Any] = {
     "sync_error": None,
     "sync_attempts": None,
 }
-
-
-def _iso_or_none(value: t.Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value
 
 
 class CampaignSyncer:
@@ -112,6 +107,7 @@ class CampaignSyncer:
         self._lock = threading.Lock()
         self.succeeded = 0
         self.failures: list[tuple[str, str]] = []
+        self.not_found: list[str] = []
 
     def sync_one(self, campaign_id: str) -> SyncOutcome:
         """Sync one campaign; never raises, the outcome says what happened."""
@@ -132,7 +128,7 @@ class CampaignSyncer:
             status = failed.status_code if failed is not None else None
             reason = describe(failed) if failed is not None else _short(exc)
             outcome = SyncOutcome(
-                status="failed",
+                status=NOT_FOUND if status == requests.codes.not_found else "failed",
                 http_status=status,
                 error=reason,
                 attempts=attempts,
@@ -142,7 +138,7 @@ class CampaignSyncer:
             ok = isinstance(body, dict) and body.get("success") is True
             outcome = SyncOutcome(
                 status="success" if ok else "failed",
-                synced_at=_iso_or_none(body.get("synced_at")) if ok else None,
+                synced_at=iso_datetime_or_none(body.get("synced_at")) if ok else None,
                 http_status=response.status_code,
                 error=None if ok else "sync answer did not report success",
                 attempts=attempts,
@@ -150,6 +146,13 @@ class CampaignSyncer:
         with self._lock:
             if outcome.status == "success":
                 self.succeeded += 1
+            elif outcome.status == NOT_FOUND:
+                self.not_found.append(campaign_id)
+                self.logger.warning(
+                    "%s was listed but its sync answered 404: the platform does "
+                    "not know it, so its record is dropped",
+                    campaign_id,
+                )
             else:
                 label = f"{outcome.http_status}" if outcome.http_status else "no answer"
                 self.failures.append(
@@ -170,18 +173,31 @@ class CampaignSyncer:
         try:
             for record in records:
                 pending.append((record, executor.submit(self.sync_one, record["id"])))
-                while len(pending) >= window:
-                    yield self._merge(*pending.popleft())
-            while pending:
-                yield self._merge(*pending.popleft())
+                yield from self._drain(pending, keep=window - 1)
+            yield from self._drain(pending, keep=0)
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
+
+    def _drain(
+        self,
+        pending: collections.deque[tuple[dict[str, t.Any], Future[SyncOutcome]]],
+        *,
+        keep: int,
+    ) -> Iterator[dict[str, t.Any]]:
+        """Yield finished records, oldest first, until ``keep`` remain."""
+        while len(pending) > keep:
+            merged = self._merge(*pending.popleft())
+            if merged is not None:
+                yield merged
 
     @staticmethod
     def _merge(
         record: dict[str, t.Any], future: Future[SyncOutcome]
-    ) -> dict[str, t.Any]:
-        record.update(future.result().as_fields())
+    ) -> dict[str, t.Any] | None:
+        outcome = future.result()
+        if outcome.status == NOT_FOUND:
+            return None
+        record.update(outcome.as_fields())
         return record
 
     def summary(self) -> str:
@@ -195,6 +211,11 @@ class CampaignSyncer:
             )
             more = len(self.failures) - MAX_NAMED_FAILURES
             line += f"; failed: {named}" + (f" and {more} more" if more > 0 else "")
+        if self.not_found:
+            line += (
+                f"; dropped {len(self.not_found)} listed campaigns the platform "
+                f"does not know (404): {', '.join(sorted(self.not_found)[:5])}"
+            )
         return line
 
 

@@ -1,0 +1,280 @@
+"""No secret leaks anywhere, at DEBUG level, down every failure path.
+
+The mock is started with a password nobody else uses, so a leak is a plain
+substring search. The secrets looked for: the password, the Basic header value
+(``base64(email:password)``), and every bearer token the mock issued in the
+test. The places searched: the tap's stdout and stderr, target-postgres's
+stdout and stderr, Meltano's output, the tap's one-line error messages, and
+every row the loader wrote (the table dumped as text).
+
+Log levels: singer-sdk 0.54 reads ``<PLUGIN>_LOGLEVEL`` or ``LOGLEVEL`` from
+the environment (``singer_sdk.plugin_base._plugin_log_level``); Meltano takes
+``--log-level=debug``.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Any
+
+import pytest
+
+from devtools.pg import target_postgres_env
+from tests.conftest import query
+from tests.helpers import DEMO_EMAIL, REPO_ROOT, run_pipeline, run_tap, tap_config
+from tests.test_meltano import meltano
+
+PASSWORD = "Pw-LEAKCHECK-7f3a91"
+BASIC = base64.b64encode(f"{DEMO_EMAIL}:{PASSWORD}".encode()).decode()
+DEBUG_ENV = {"LOGLEVEL": "DEBUG"}
+#: Everything the mock may throw at once, at rates that keep the run short.
+FAILURE_KNOBS: dict[str, Any] = {
+    "error_rate": 0.1,
+    "sync_error_rate": 0.1,
+    "hang_rate": 0.05,
+    "hang_seconds": 3,
+    "html_500_rate": 0.05,
+    "reset_rate": 0.05,
+    "truncated_json_rate": 0.05,
+    "token_ttl": 2.0,
+    "token_error_rate": 0.3,
+    "sync_delay": 0.05,
+    "rate_limit": 25,
+    "rate_window": 1.0,
+    "sync_fail_ids": "3,33",
+}
+
+
+def secrets_of(server: Any) -> list[str]:
+    tokens = server.tokens()
+    return [PASSWORD, BASIC, *tokens]
+
+
+def assert_no_secret(texts: dict[str, str], secrets: list[str]) -> None:
+    for where, text in texts.items():
+        for secret in secrets:
+            kind = "password" if secret == PASSWORD else "credential/token"
+            assert secret not in text, f"{kind} leaked into {where}"
+
+
+def dump_table(pg_url: str, schema: str) -> str:
+    rows = query(pg_url, f'select t::text from "{schema}".campaigns t')
+    return "\n".join(row[0] for row in rows)
+
+
+def debug_config(url: str, **overrides: Any) -> dict[str, Any]:
+    settings = {
+        "password": PASSWORD,
+        "request_timeout": 1.0,
+        "max_retries": 6,
+        "page_size": 25,
+        "sync_concurrency": 8,
+        **overrides,
+    }
+    return tap_config(url, **settings)
+
+
+@pytest.mark.slow
+def test_pipeline_through_every_failure_path_leaks_nothing(
+    mock_api, pg_url, pg_schema, target_config, monkeypatch
+):
+    # run_pipeline passes the environment on: both plugins log at DEBUG.
+    monkeypatch.setenv("LOGLEVEL", "DEBUG")
+    server = mock_api("calm", password=PASSWORD, seed=31, **FAILURE_KNOBS)
+    run = run_pipeline(debug_config(server.url), target_config, timeout=240)
+    assert run.tap_returncode == 0, run.tap_stderr[-3000:]
+    assert run.target_returncode == 0, run.target_stderr[-3000:]
+    stats = server.stats()
+    # The failure paths were really taken.
+    assert stats["tokens_issued"] >= 2
+    assert stats["rate_limited"] > 0
+    assert {"error_503", "token_error"} <= set(stats["faults"]), stats["faults"]
+    assert "DEBUG" in run.tap_stderr and "DEBUG" in run.target_stderr
+    table = dump_table(pg_url, pg_schema)
+    assert "Sync failed" in table  # the recorded sync failures are in the rows
+    assert_no_secret(
+        {
+            "tap stderr": run.tap_stderr,
+            "target stderr": run.target_stderr,
+            "target stdout": run.target_stdout,
+            "postgres rows": table,
+        },
+        secrets_of(server),
+    )
+
+
+def test_tap_stdout_at_debug_leaks_nothing(mock_api):
+    # The pipeline test cannot see the tap's stdout (it goes to the target).
+    server = mock_api("calm", password=PASSWORD, seed=32, **FAILURE_KNOBS)
+    run = run_tap(debug_config(server.url), env=DEBUG_ENV, timeout=180)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert len(set(run.ids)) == 100
+    assert_no_secret(
+        {"tap stdout": run.stdout, "tap stderr": run.stderr}, secrets_of(server)
+    )
+
+
+@pytest.mark.parametrize(
+    ("knobs", "settings", "expect"),
+    [
+        pytest.param({}, {"password": "not-" + PASSWORD}, "401", id="wrong-password"),
+        pytest.param(
+            {"token_error_rate": 1.0},
+            {},
+            "/auth/token failed",
+            id="token-endpoint-down",
+        ),
+        pytest.param(
+            {"hang_rate": 1.0, "hang_seconds": 3}, {}, "timeout", id="api-hangs"
+        ),
+        pytest.param({"error_rate": 1.0}, {}, "503", id="api-503-forever"),
+        pytest.param(
+            {"token_ttl": 0.5, "rate_limit": 1, "rate_window": 5.0},
+            {"max_retries": 2},
+            "429",
+            id="429-and-expiring-tokens",
+        ),
+    ],
+)
+def test_failed_runs_leak_nothing(mock_api, knobs, settings, expect):
+    server = mock_api("calm", password=PASSWORD, seed=33, **knobs)
+    config = debug_config(server.url, **{"max_retries": 2, **settings})
+    run = run_tap(config, env=DEBUG_ENV, timeout=120)
+    assert run.returncode == 1, run.stderr[-3000:]
+    errors = [line for line in run.log_lines() if "tap-mixoads: error:" in line]
+    assert len(errors) == 1, run.stderr[-3000:]
+    assert expect in errors[0]
+    secrets = secrets_of(server)
+    if "password" in settings:
+        wrong = settings["password"]
+        wrong_basic = base64.b64encode(f"{DEMO_EMAIL}:{wrong}".encode()).decode()
+        secrets += [wrong, wrong_basic]
+    assert_no_secret(
+        {"tap stdout": run.stdout, "tap stderr": run.stderr, "error": errors[0]},
+        secrets,
+    )
+
+
+def test_about_does_not_show_the_password(mock_api):
+    config = debug_config("http://127.0.0.1:9")
+    for args in (
+        ["--about"],
+        ["--about", "--format=json"],
+        ["--about", "--format=markdown"],
+    ):
+        run = run_tap(config, *args, env=DEBUG_ENV, timeout=60)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert "password" in run.stdout
+        assert_no_secret({f"tap {args}": run.stdout + run.stderr}, [PASSWORD, BASIC])
+
+
+def meltano_env(url: str, pg_url: str, schema: str, **extra: str) -> dict[str, str]:
+    return {
+        "TAP_MIXOADS_API_URL": url,
+        "TAP_MIXOADS_EMAIL": DEMO_EMAIL,
+        "TAP_MIXOADS_PASSWORD": PASSWORD,
+        "TAP_MIXOADS_REQUESTS_PER_MINUTE": "6000",
+        "TAP_MIXOADS_REQUEST_TIMEOUT": "1",
+        "TAP_MIXOADS_MAX_RETRIES": "6",
+        "TAP_MIXOADS_PAGE_SIZE": "25",
+        "TAP_MIXOADS_SYNC_CONCURRENCY": "8",
+        "LOGLEVEL": "DEBUG",
+        **target_postgres_env(pg_url, schema),
+        **extra,
+    }
+
+
+@pytest.fixture
+def _meltano_installed() -> None:
+    plugin_dir = REPO_ROOT / ".meltano" / "extractors" / "tap-mixoads" / "venv"
+    assert plugin_dir.exists(), "run `make install` (meltano install) first"
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("_meltano_installed")
+def test_meltano_run_at_debug_leaks_nothing(mock_api, pg_url, pg_schema):
+    server = mock_api("calm", password=PASSWORD, seed=34, **FAILURE_KNOBS)
+    env = meltano_env(server.url, pg_url, pg_schema)
+    proc = meltano(
+        "--log-level=debug",
+        "run",
+        "--state-id-suffix",
+        uuid.uuid4().hex[:8],
+        "tap-mixoads",
+        "target-postgres",
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert server.stats()["tokens_issued"] >= 2
+    table = dump_table(pg_url, pg_schema)
+    assert table.count("\n") == 99  # 100 rows
+    assert_no_secret(
+        {
+            "meltano stdout": proc.stdout,
+            "meltano stderr": proc.stderr,
+            "postgres rows": table,
+            **meltano_run_files(),
+        },
+        secrets_of(server),
+    )
+
+
+def meltano_run_files() -> dict[str, str]:
+    """What Meltano left under .meltano/run (each invocation's config.json).
+
+    Meltano deletes an invocation's config when it ends; one left behind
+    would hold the password in plain text. PASSWORD is unique to this file,
+    so other tests' concurrent invocations cannot trip this check.
+    """
+    run_dir = REPO_ROOT / ".meltano" / "run"
+    files = {}
+    for path in run_dir.rglob("*") if run_dir.exists() else []:
+        if path.is_file():
+            try:
+                files[str(path)] = path.read_text(errors="replace")
+            except OSError:
+                continue
+    return files
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("_meltano_installed")
+def test_meltano_run_with_a_wrong_password_leaks_nothing(mock_api, pg_url, pg_schema):
+    server = mock_api("calm", password=PASSWORD, seed=35)
+    wrong = "not-" + PASSWORD
+    env = meltano_env(server.url, pg_url, pg_schema, TAP_MIXOADS_PASSWORD=wrong)
+    proc = meltano(
+        "--log-level=debug",
+        "run",
+        "--state-id-suffix",
+        uuid.uuid4().hex[:8],
+        "tap-mixoads",
+        "target-postgres",
+        env=env,
+    )
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "check the email and password" in output
+    wrong_basic = base64.b64encode(f"{DEMO_EMAIL}:{wrong}".encode()).decode()
+    assert_no_secret(
+        {"meltano output": output, **meltano_run_files()},
+        [PASSWORD, wrong, wrong_basic, BASIC],
+    )
+
+
+@pytest.mark.usefixtures("_meltano_installed")
+def test_meltano_config_list_hides_the_password():
+    env = {
+        "TAP_MIXOADS_API_URL": "http://127.0.0.1:9",
+        "TAP_MIXOADS_EMAIL": DEMO_EMAIL,
+        "TAP_MIXOADS_PASSWORD": PASSWORD,
+    }
+    for args in (
+        ("config", "list", "tap-mixoads"),
+        ("--log-level=debug", "config", "list", "tap-mixoads"),
+    ):
+        proc = meltano(*args, env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "password" in proc.stdout
+        assert_no_secret({f"meltano {args}": proc.stdout + proc.stderr}, [PASSWORD])
