@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import time
 import typing as t
 from urllib.parse import urlsplit
 
@@ -48,9 +47,6 @@ TOKEN_EXPIRED_ERROR = "Token expired"
 #: Longest server error text quoted in our own messages.
 MAX_QUOTED_ERROR_CHARS = 120
 _JSON_CACHE_ATTR = "_mixoads_json"
-#: A pacing turn older than this when the call is ready to leave (it waited
-#: for a token renewal) is stale: the call waits for a fresh turn.
-STALE_TURN_SECONDS = 0.05
 
 
 def decode_json(response: requests.Response) -> t.Any:
@@ -281,18 +277,16 @@ class MixoAdsStream(RESTStream[t.Any]):
         """Wait for the pacer, then authenticate and send one attempt.
 
         Pacing first: a call may wait its turn for a while, and the token
-        must be checked for freshness when the call leaves, not before. But
-        a token renewal (itself retried when the token endpoint fails) can
-        hold every worker that already has its turn; released together, they
-        would reach the server in one burst and earn 429s. So a turn that
-        went stale waiting for the token is given up and taken again.
+        must be checked for freshness when the call leaves, not before. A
+        token renewal (itself retried when the token endpoint fails) can hold
+        every worker that already has its turn; ``mark_sending`` spaces them
+        out again by their real departure times, so they never reach the
+        server in a burst.
         """
         pacer = self._tap.pacer
         pacer.acquire()
-        waited_from = time.monotonic()
         authenticated = self.authenticator(prepared_request.copy())
-        if time.monotonic() - waited_from > STALE_TURN_SECONDS:
-            pacer.acquire()
+        pacer.mark_sending()
         response = self.requests_session.send(
             authenticated, timeout=self.timeout, allow_redirects=self.allow_redirects
         )

@@ -17,7 +17,10 @@ waited its turn still leaves with a token that is fresh.
 
 from __future__ import annotations
 
+import collections
 import math
+import threading
+import time
 
 from pyrate_limiter import InMemoryBucket, Limiter, Rate
 
@@ -29,6 +32,11 @@ SAFETY_MARGIN = 0.003
 #: Fixed extra spacing (milliseconds) per call, which dominates at high rates
 #: (50 ms per 10 calls): a thread may wake a little late after its turn.
 SAFETY_MARGIN_MS = 5
+
+
+#: How many recent departures ``mark_sending`` checks: a server window that
+#: holds more calls than this is checked only through the pacing itself.
+MAX_GUARDED_CALLS = 100
 
 
 def pacing_interval_ms(requests_per_minute: int) -> int:
@@ -45,10 +53,26 @@ def pacing_interval_ms(requests_per_minute: int) -> int:
 
 
 class RequestPacer:
-    """A thread-safe gate that lets one ``/api/*`` call through per interval."""
+    """A thread-safe gate that lets one ``/api/*`` call through per interval.
+
+    Two steps per call. ``acquire`` takes a turn from pyrate-limiter: turns
+    are spaced ``interval_ms`` apart. But a call can leave later than its
+    turn (a token renewal, a busy CPU), and the server counts arrivals, not
+    turns: one late call followed by punctual ones would put N+1 calls into
+    one server window. So ``mark_sending``, called as the request goes on
+    the wire, checks the real departure times of the last calls and waits
+    until no run of k consecutive calls is shorter than k intervals (margin
+    included: calls catching up after a stall keep the slack that absorbs
+    network and scheduling jitter at the server).
+    """
 
     def __init__(self, requests_per_minute: int) -> None:
         self.interval_ms = pacing_interval_ms(requests_per_minute)
+        self._interval_s = self.interval_ms / 1000
+        self._departures: collections.deque[float] = collections.deque(
+            maxlen=min(requests_per_minute, MAX_GUARDED_CALLS)
+        )
+        self._departure_lock = threading.Lock()
         # buffer_ms is pyrate-limiter's extra sleep after a computed wait; our
         # own margin already covers drift, so none on top.
         self._limiter = Limiter(
@@ -58,3 +82,20 @@ class RequestPacer:
     def acquire(self) -> None:
         """Block until the next call may be sent."""
         self._limiter.try_acquire("api", blocking=True)
+
+    def mark_sending(self) -> None:
+        """Wait, if earlier calls left late, then record this departure now.
+
+        Holding the lock while waiting is deliberate: departures must be
+        recorded in the order they happen, and the wait is short (it only
+        makes up for lateness beyond the safety margin).
+        """
+        with self._departure_lock:
+            now = time.monotonic()
+            earliest = now
+            for k, departed in enumerate(reversed(self._departures), start=1):
+                earliest = max(earliest, departed + k * self._interval_s)
+            if earliest > now:
+                time.sleep(earliest - now)
+                now = time.monotonic()
+            self._departures.append(now)

@@ -80,3 +80,20 @@ def test_a_generous_budget_does_not_burst_into_a_short_window(mock_api):
     assert stats["rate_limited"] == 0
     assert stats["requests"]["POST /api/campaigns/{id}/sync"] == 100
     assert stats["max_in_window"] <= 10
+
+
+def test_a_late_departure_pushes_the_following_calls_back():
+    # 600/min: turns 100 ms apart. One call leaves 80 ms late (a token
+    # renewal, a busy CPU); the next ones, on time by their turns, would
+    # otherwise squeeze 3 calls into less than 2 intervals.
+    pacer = RequestPacer(600)
+    departures = []
+    for i in range(6):
+        pacer.acquire()
+        if i == 2:
+            time.sleep(0.08)
+        pacer.mark_sending()
+        departures.append(time.monotonic())
+    for k in range(1, 6):
+        for i in range(k, 6):
+            assert departures[i] - departures[i - k] >= k * 0.1
