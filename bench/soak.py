@@ -31,9 +31,9 @@ import psycopg
 from devtools.pg import postgres_from_env_or_private, target_postgres_config
 from mock_api.testing import MockServer
 from tests.helpers import DEMO_EMAIL, run_pipeline, tap_config
+from tests.test_chaos import CHAOS_MAX_RETRIES, CHAOS_REQUESTS_PER_MINUTE
 
 ALL_IDS = {f"campaign_{i}" for i in range(1, 101)}
-CHAOS_REQUESTS_PER_MINUTE = 200
 
 
 @dataclass
@@ -66,6 +66,10 @@ def run_seed(seed: int, limited: bool, pg_url: str) -> SeedResult:
             password=password,
             page_size=10,
             request_timeout=1.0,
+            # The chaos profile fails ~45% of list calls (vendor: ~30%), so
+            # 8 attempts would give up on about 1 call in 600; 12 make it
+            # about 1 in 15,000.
+            max_retries=CHAOS_MAX_RETRIES,
             sync_concurrency=8,
             requests_per_minute=CHAOS_REQUESTS_PER_MINUTE if limited else 60000,
         )
