@@ -12,11 +12,32 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
-#: The vendor's published demo credentials (test credentials only).
-DEMO_EMAIL = "admin@mixoads.com"
-DEMO_PASSWORD = "SuperSecret123!"
+#: Where the vendor's published demo credentials live: one place for the
+#: tap's users, the demo and this mock (test credentials only).
+DEMO_CREDENTIALS_FILE = Path(__file__).resolve().parent.parent / ".env.example"
+
+
+def _demo_value(key: str) -> str:
+    """Read one ``KEY=value`` line of ``.env.example``."""
+    for line in DEMO_CREDENTIALS_FILE.read_text(encoding="utf-8").splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.strip() == key:
+            return value.strip()
+    raise ConfigError(f"{key} not found in {DEMO_CREDENTIALS_FILE}")
+
+
+def demo_email() -> str:
+    """The vendor's demo account email."""
+    return _demo_value("TAP_MIXOADS_EMAIL")
+
+
+def demo_password() -> str:
+    """The vendor's demo account password."""
+    return _demo_value("TAP_MIXOADS_PASSWORD")
+
 
 ENV_PREFIX = "MOCK_API_"
 
@@ -54,8 +75,8 @@ class Config:
     retry_after_header: bool = True
     retry_after_body: bool = True
     # Auth.
-    email: str = DEMO_EMAIL
-    password: str = DEMO_PASSWORD
+    email: str = dataclasses.field(default_factory=demo_email)
+    password: str = dataclasses.field(default_factory=demo_password)
     token_ttl: float = 3600.0
     token_error_rate: float = 0.0
     # Sync.

@@ -12,8 +12,9 @@ import requests
 
 from mock_api import campaigns
 from mock_api.__main__ import config_from_args, parse_args
-from mock_api.config import DEMO_EMAIL, DEMO_PASSWORD, ConfigError, build
+from mock_api.config import ConfigError, build
 from mock_api.testing import MockServer
+from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD
 
 pytestmark = pytest.mark.timeout(60)
 
