@@ -43,8 +43,8 @@ import psycopg
 import requests
 
 from devtools.pg import postgres_from_env_or_private, target_postgres_config
-from mock_api.config import DEMO_EMAIL, DEMO_PASSWORD
 from mock_api.testing import MockServer
+from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGNS = 100
