@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from devtools.pg import (
 )
 from tests.conftest import query
 from tests.helpers import REPO_ROOT, loader_command, run_pipeline, tap_config
-from tests.test_meltano import meltano, tap_env
+from tests.test_meltano import meltano, run_args, tap_env
 
 SYNC_DELAY = 0.2
 """Each sync takes this long, 4 in flight: a run lasts ~5 s."""
@@ -65,11 +64,7 @@ def test_unreachable_postgres_fails_meltano_run_in_one_line(mock_api):
         **target_postgres_env(f"postgresql://postgres@127.0.0.1:{port}/x", "s"),
     }
     proc = meltano(
-        "run",
-        "--state-id-suffix",
-        uuid.uuid4().hex[:8],
-        "tap-mixoads",
-        "target-postgres",
+        *run_args(),
         env=env,
         timeout=WAIT_S * 2,
     )

@@ -58,6 +58,20 @@ def meltano(*args: str, env: dict[str, str], timeout: float = 300):
         )
 
 
+def run_args(*, suffix: str | None = None) -> list[str]:
+    """``run tap-mixoads target-postgres`` under its own state id.
+
+    A unique state-id suffix per test keeps runs from sharing Meltano state.
+    """
+    return [
+        "run",
+        "--state-id-suffix",
+        suffix or uuid.uuid4().hex[:8],
+        "tap-mixoads",
+        "target-postgres",
+    ]
+
+
 def tap_env(url: str, **extra: str) -> dict[str, str]:
     return {
         "TAP_MIXOADS_API_URL": url,
@@ -77,11 +91,7 @@ def test_meltano_run_loads_every_campaign_once_and_reruns_update(
     suffix = uuid.uuid4().hex[:8]
     for _ in range(2):
         proc = meltano(
-            "run",
-            "--state-id-suffix",
-            suffix,
-            "tap-mixoads",
-            "target-postgres",
+            *run_args(suffix=suffix),
             env=env,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -102,11 +112,7 @@ def test_catalog_selection_is_honoured(mock_api, pg_url, pg_schema):
         "TAP_MIXOADS__SELECT": json.dumps(["campaigns.id", "campaigns.budget"]),
     }
     proc = meltano(
-        "run",
-        "--state-id-suffix",
-        uuid.uuid4().hex[:8],
-        "tap-mixoads",
-        "target-postgres",
+        *run_args(),
         env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

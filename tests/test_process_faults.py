@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 
 import psutil
 import pytest
@@ -24,7 +23,7 @@ import pytest
 from devtools.pg import target_postgres_env
 from tests.conftest import query
 from tests.helpers import REPO_ROOT, loader_command, run_pipeline, tap_config
-from tests.test_meltano import LOCK_PATH, MELTANO, tap_env
+from tests.test_meltano import LOCK_PATH, MELTANO, run_args, tap_env
 
 #: Each sync takes this long, 4 in flight: ~5 s for 100 campaigns.
 SYNC_DELAY = 0.2
@@ -116,11 +115,7 @@ def _meltano_popen(env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             MELTANO,
-            "run",
-            "--state-id-suffix",
-            uuid.uuid4().hex[:8],
-            "tap-mixoads",
-            "target-postgres",
+            *run_args(),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -15,7 +15,6 @@ the environment (``singer_sdk.plugin_base._plugin_log_level``); Meltano takes
 from __future__ import annotations
 
 import base64
-import uuid
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ import pytest
 from devtools.pg import target_postgres_env
 from tests.conftest import query
 from tests.helpers import DEMO_EMAIL, REPO_ROOT, run_pipeline, run_tap, tap_config
-from tests.test_meltano import meltano
+from tests.test_meltano import meltano, run_args
 
 PASSWORD = "Pw-LEAKCHECK-7f3a91"
 BASIC = base64.b64encode(f"{DEMO_EMAIL}:{PASSWORD}".encode()).decode()
@@ -198,11 +197,7 @@ def test_meltano_run_at_debug_leaks_nothing(mock_api, pg_url, pg_schema):
     env = meltano_env(server.url, pg_url, pg_schema)
     proc = meltano(
         "--log-level=debug",
-        "run",
-        "--state-id-suffix",
-        uuid.uuid4().hex[:8],
-        "tap-mixoads",
-        "target-postgres",
+        *run_args(),
         env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -246,11 +241,7 @@ def test_meltano_run_with_a_wrong_password_leaks_nothing(mock_api, pg_url, pg_sc
     env = meltano_env(server.url, pg_url, pg_schema, TAP_MIXOADS_PASSWORD=wrong)
     proc = meltano(
         "--log-level=debug",
-        "run",
-        "--state-id-suffix",
-        uuid.uuid4().hex[:8],
-        "tap-mixoads",
-        "target-postgres",
+        *run_args(),
         env=env,
     )
     assert proc.returncode != 0
