@@ -4,7 +4,7 @@ Each seed runs the real tap piped into the real target-postgres, against the
 mock's ``chaos`` profile (every fault at once), into its own schema of a
 private PostgreSQL (``devtools.pg.postgres_from_env_or_private``). Most seeds
 switch the mock's rate limit off to stay quick; every ``--limited-every``-th
-seed keeps it (10 calls per 3 s) and gives the tap the matching budget.
+seed keeps it (10 calls per 3 s) and gives the tap that budget less 10%.
 
 Usage::
 
@@ -132,7 +132,7 @@ def print_table(results: list[SeedResult], wall: float) -> None:
     rows += [(f"faults: {kind}", str(n)) for kind, n in sorted(faults.items())]
     rows += [
         ("faults: total", str(sum(faults.values()))),
-        ("429s with matching limiter", str(sum(r.rate_limited for r in limited))),
+        ("429s with the limiter on", str(sum(r.rate_limited for r in limited))),
         ("syncs recorded as failed", str(sum(r.failed_syncs for r in results))),
         ("rows lost", str(sum(r.lost for r in results))),
         ("duplicates", str(sum(r.duplicates for r in results))),

