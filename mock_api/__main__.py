@@ -23,6 +23,7 @@ from mock_api.server import serve
 
 _FLAG_KNOBS = {
     "campaigns": int,
+    "accounts": int,
     "rate_limit": int,
     "rate_window": float,
     "error_rate": float,

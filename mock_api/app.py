@@ -9,36 +9,26 @@ any reason has still used up rate-limit budget.
 
 from __future__ import annotations
 
-import asyncio
-import secrets
+import math
 import time
-from datetime import datetime, timezone
-from typing import Any
 
-import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from mock_api import campaigns, faults
+from mock_api import faults
+from mock_api.accounts import authenticate
 from mock_api.config import Config
 from mock_api.control import add_control_routes
+from mock_api.pages import list_campaigns
 from mock_api.state import STATE, ServerState
+from mock_api.sync import sync_campaign
 from mock_api.tokens import parse_basic, parse_bearer
+from mock_api.wire import iso, json_response
+
+__all__ = ["create_app", "iso"]
 
 ROUTE_LIST = "list"
 ROUTE_SYNC = "sync"
-
-
-def iso(ts: float) -> str:
-    """Format a unix time as ISO 8601 UTC with milliseconds and ``Z``."""
-    stamp = datetime.fromtimestamp(ts, tz=timezone.utc)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status, body=orjson.dumps(data), content_type="application/json"
-    )
 
 
 def _route_key(request: web.Request) -> str:
@@ -69,14 +59,35 @@ def _check_bearer(request: web.Request, state: ServerState) -> web.Response | No
     token = state.tokens.get(value)
     if token is None:
         return faults.json_error(401, "Unauthorized", "Invalid access token.")
-    if time.time() >= token.expires:
+    now = time.time()
+    cfg = state.cfg
+    aged_out = (
+        cfg.token_amnesia
+        and cfg.token_amnesia_after > 0
+        and now - token.issued >= cfg.token_amnesia_after
+    )
+    if aged_out or state.tokens.forgotten(value):
+        return faults.json_error(
+            401, "Invalid token", "The access token is not recognised."
+        )
+    if now >= token.expires:
         return faults.json_error(
             401,
             "Token expired",
             "The access token has expired; request a new one.",
             expired_at=iso(token.expires),
         )
+    request["account"] = token.account
     return None
+
+
+def _forced_429(cfg: Config, state: ServerState, client: str) -> bool:
+    """Whether ``force_429_after`` rejects this client's call now."""
+    if not cfg.force_429_after:
+        return False
+    if cfg.force_429_client and cfg.force_429_client != client:
+        return False
+    return state.stats.client(client).accepted >= cfg.force_429_after
 
 
 async def _api(
@@ -89,7 +100,12 @@ async def _api(
     route = request.match_info.route.name
     stats.record_api_arrival(client, now, cfg.rate_window)
     if route == ROUTE_SYNC:
-        stats.sync_calls[request.match_info["id"]] += 1
+        stats.record_sync(client, request.match_info["id"])
+    if _forced_429(cfg, state, client):
+        stats.faults[faults.FORCED_429] += 1
+        stats.record_rate_limited(client)
+        wait = cfg.retry_after_seconds or max(1, math.ceil(cfg.rate_window))
+        return _rate_limited(cfg, wait), True
     verdict = state.limiter.hit(
         client,
         now,
@@ -99,11 +115,14 @@ async def _api(
         exact_retry_after=cfg.retry_after_mode == "exact",
     )
     if not verdict.allowed:
-        stats.rate_limited += 1
-        return _rate_limited(cfg, verdict.retry_after), True
+        stats.record_rate_limited(client)
+        wait = cfg.retry_after_seconds or verdict.retry_after
+        return _rate_limited(cfg, wait), True
+    stats.record_accepted(client, now, cfg.rate_window)
     denial = _check_bearer(request, state)
     if denial is not None:
         return denial, True
+    stats.client(client).accounts[str(request["account"])] += 1
     fault = faults.pick_transport_fault(cfg, state.rng, route or "")
     if fault is not None and fault not in faults.BODY_FAULTS:
         stats.faults[fault] += 1
@@ -115,6 +134,12 @@ async def _api(
             503, "Service Unavailable", "The service is temporarily unavailable."
         ), True
     resp = await handler(request)
+    steady = cfg.slow_steady_body and route == ROUTE_LIST
+    if steady and resp.status == 200 and isinstance(resp, web.Response):
+        stats.faults[faults.SLOW_STEADY] += 1
+        return await faults.steady(
+            request, resp, cfg.slow_steady_bytes_per_second, cfg.slow_steady_seconds
+        ), True
     if fault is None or resp.status != 200 or not isinstance(resp, web.Response):
         return resp, True
     stats.faults[fault] += 1
@@ -159,14 +184,13 @@ async def token(request: web.Request) -> web.Response:
         return faults.json_error(
             401, "Unauthorized", "Missing or malformed Basic authorization header."
         )
-    email_ok = secrets.compare_digest(creds[0].encode(), cfg.email.encode())
-    password_ok = secrets.compare_digest(creds[1].encode(), cfg.password.encode())
-    if not (email_ok and password_ok):
+    account = authenticate(cfg, *creds)
+    if account is None:
         return faults.json_error(401, "Unauthorized", "Invalid email or password.")
-    issued = state.tokens.issue(cfg.token_ttl)
+    issued = state.tokens.issue(cfg.token_ttl, account)
     state.stats.tokens_issued += 1
     ttl = cfg.token_ttl
-    return _json(
+    return json_response(
         {
             "access_token": issued.value,
             "token_type": "Bearer",
@@ -176,83 +200,10 @@ async def token(request: web.Request) -> web.Response:
     )
 
 
-def _positive_int(request: web.Request, name: str, default: int) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        return None
-    return value if value >= 1 else None
-
-
-async def list_campaigns(request: web.Request) -> web.Response:
-    """Serve one page, generated on the fly, with the vendor's quirks."""
-    state = request.app[STATE]
-    cfg = state.cfg
-    page = _positive_int(request, "page", 1)
-    limit = _positive_int(request, "limit", 10)
-    if page is None or limit is None:
-        return faults.json_error(
-            400, "Bad Request", "page and limit must be integers >= 1."
-        )
-    limit = min(limit, cfg.max_limit)
-    total = cfg.campaigns
-    quirks = cfg.vendor_quirks
-    indices = campaigns.page_indices(page, limit, total, quirks=quirks)
-    data_rng, fault_rng = state.data_rng, state.rng
-    data = [campaigns.campaign(i, data_rng) for i in indices]
-    if cfg.missing_field_rate or cfg.wrong_type_rate or cfg.extra_field_rate:
-        counts: dict[str, int] = {}
-        data = [faults.mangle_record(r, cfg, fault_rng, counts) for r in data]
-        state.stats.faults.update(counts)
-    reported = faults.drifted_total(total, cfg, fault_rng)
-    if reported != total:
-        state.stats.faults[faults.TOTAL_DRIFT] += 1
-    pagination = {
-        "page": page,
-        "limit": limit,
-        "total": reported,
-        "has_more": campaigns.has_more(page, limit, total, quirks=quirks),
-    }
-    return _json({"data": data, "pagination": pagination})
-
-
-async def sync_campaign(request: web.Request) -> web.Response:
-    """Sync one campaign: slow by design, so clients must overlap calls."""
-    state = request.app[STATE]
-    cfg = state.cfg
-    campaign_id = request.match_info["id"]
-    state.stats.sync_started()
-    try:
-        if campaigns.index_of(campaign_id, cfg.campaigns) is None:
-            return faults.json_error(
-                404, "Not Found", f"Campaign {campaign_id} not found."
-            )
-        if campaign_id in cfg.sync_fail_ids:
-            return faults.json_error(
-                500, "Sync failed", f"Sync of campaign {campaign_id} failed."
-            )
-        if cfg.sync_delay > 0:
-            await asyncio.sleep(cfg.sync_delay)
-        state.stats.sync_success[campaign_id] += 1
-        return _json(
-            {
-                "success": True,
-                "campaign_id": campaign_id,
-                "synced_at": iso(time.time()),
-                "message": "Campaign data synced successfully",
-            }
-        )
-    finally:
-        state.stats.sync_ended()
-
-
 async def health(request: web.Request) -> web.Response:
     """Liveness probe: no auth, no rate limit."""
     state = request.app[STATE]
-    return _json(
+    return json_response(
         {
             "status": "ok",
             "timestamp": iso(time.time()),

@@ -28,17 +28,21 @@ def created_at(index: int) -> str:
     return f"{stamp}.{millis:03d}Z"
 
 
-def campaign(index: int, rng: random.Random) -> dict[str, Any]:
-    """Build campaign ``index`` (1-based) with fresh random metrics."""
+def campaign(index: int, rng: random.Random, account: int = 1) -> dict[str, Any]:
+    """Build campaign ``index`` (1-based) of ``account`` with fresh metrics.
+
+    Every account has the same ids; accounts other than the demo one (1)
+    have their own names and budgets, so a test can tell whose rows it got.
+    """
     rand = rng.random
     impressions = int(rand() * 100_000)
     clicks = int(rand() * (impressions + 1) * 0.1)
     conversions = int(rand() * (clicks + 1) * 0.2)
     return {
         "id": f"{_PREFIX}{index}",
-        "name": f"Campaign {index}",
+        "name": f"Campaign {index}" + (f" (acct {account})" if account > 1 else ""),
         "status": STATUSES[(index - 1) % 3],
-        "budget": 1000 + 100 * index,
+        "budget": 1000 + 100 * index + (account if account > 1 else 0),
         "impressions": impressions,
         "clicks": min(clicks, impressions),
         "conversions": min(conversions, clicks),
@@ -57,16 +61,20 @@ def index_of(campaign_id: str, total: int) -> int | None:
     return index if 1 <= index <= total else None
 
 
-def page_indices(page: int, limit: int, total: int, *, quirks: bool) -> range:
+def page_indices(
+    page: int, limit: int, total: int, *, quirks: bool, pad: bool = False
+) -> range:
     """Indices served on ``page``.
 
     With the vendor's quirk a page that starts past the end serves a full
     page of "phantom" campaigns (ids beyond ``total`` that do not exist)
     instead of an empty list, so a client that stops only on an empty page
-    never stops; the last real page is still cut at ``total``.
+    never stops; the last real page is still cut at ``total`` unless ``pad``
+    fills it up with phantoms too (a client must stop at ``total``, not at
+    a short page).
     """
     start = (page - 1) * limit + 1
-    if quirks and start > total:
+    if (quirks and start > total) or (pad and start <= total):
         return range(start, start + limit)
     return range(start, max(start, min(start + limit, total + 1)))
 

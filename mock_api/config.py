@@ -55,6 +55,28 @@ RATE_KNOBS = (
     "extra_field_rate",
 )
 
+#: Values of ``page_fault`` (see :class:`Config`).
+PAGE_FAULTS = (
+    "none",
+    "empty_after",
+    "non_list",
+    "non_list_object",
+    "duplicate_page",
+    "ignore_page",
+)
+#: Values of ``bad_values``; the docstring of :class:`Config` says which
+#: campaign gets which.
+BAD_VALUES = (
+    "nul",
+    "bigint",
+    "bigstring",
+    "longid",
+    "dotdot",
+    "surrogate",
+    "nul_sync_error",
+)
+RETRY_AFTER_MODES = ("window", "exact")
+
 
 class ConfigError(ValueError):
     """A knob name or value that the mock cannot accept."""
@@ -62,11 +84,89 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass
 class Config:
-    """All knobs; the defaults are the documented vendor behaviour."""
+    """All knobs; the defaults are the documented vendor behaviour.
+
+    The knobs below the vendor's own (accounts, page faults, sync faults, bad
+    values, steady trickle, token amnesia, forced 429) each default to "off",
+    i.e. to the vendor's documented behaviour:
+
+    Accounts:
+        accounts: How many accounts can log in. Account 1 is the vendor's demo
+            account (``email``/``password``); account k >= 2 logs in with
+            :func:`mock_api.accounts.account_credentials` ``(k)``. A token
+            belongs to the account that obtained it and lists that account's
+            campaigns: the same ids ``campaign_1..N``, but for k >= 2 the name
+            is ``Campaign <i> (acct <k>)`` and the budget ``1000 + 100 i + k``.
+
+    Rate limiting:
+        retry_after_mode: How a 429 computes its advised wait: ``window``
+            (the whole window) or ``exact`` (until the oldest call leaves it).
+        retry_after_seconds: When > 0, every 429 (real or forced) advises
+            exactly this many seconds instead, in ``Retry-After`` and in the
+            body's ``retry_after`` (e.g. 3600 for "come back in an hour").
+        force_429_after: When > 0, a client id that already had this many
+            calls accepted (not rate limited) gets 429 on every further
+            /api call, whatever the real limiter says.
+        force_429_client: Restrict ``force_429_after`` to this X-Client-ID
+            (``default`` for calls without the header); empty = every client.
+
+    Auth:
+        token_amnesia: Tokens older than ``token_amnesia_after`` seconds are
+            forgotten, as by a server restart: 401 ``{"error": "Invalid
+            token"}`` (not "Token expired"). ``POST /_mock/forget_tokens``
+            forgets every token issued so far, whatever this knob says.
+        token_amnesia_after: Age in seconds at which ``token_amnesia``
+            forgets a token; 0 = only at ``/_mock/forget_tokens``.
+
+    Listing:
+        page_fault: One of ``none``; ``empty_after`` (pages numbered above
+            ``page_fault_page`` answer ``data: []`` with the true total);
+            ``non_list`` (page ``page_fault_page`` answers ``data: null``);
+            ``non_list_object`` (same page, ``data`` is an object);
+            ``duplicate_page`` (page ``page_fault_page`` repeats the rows of
+            the page before it); ``ignore_page`` (every page serves page 1's
+            rows and says ``page: 1``).
+        page_fault_page: The page the fault is about (default 2).
+        page_fault_times: Heal after this many faulty pages (then the
+            right page is served); 0 = forever. Cleared by ``/_mock/reset``
+            and by changing any ``page_fault*`` knob.
+        pad_last_page: The last real page is filled up to ``limit`` with
+            phantom campaigns ``campaign_<total+1>..`` (their sync answers
+            the vendor's JSON 404), like the phantom pages of
+            ``vendor_quirks``.
+        repeat_campaign: Items ``<id>@<page>`` (comma separated; a bare
+            number means ``campaign_<n>``): that campaign also appears on
+            that page, in place of the page's last row (which is then
+            missing from the listing; ``total`` is unchanged).
+        bad_values: Hostile values, each in fixed campaigns (of every
+            account): ``nul`` - campaign_2's name contains U+0000;
+            ``bigint`` - campaign_3's impressions = 2**63; ``bigstring`` -
+            campaign_4's budget = ``"1e30"`` and campaign_5's budget a
+            30-digit numeric string; ``longid`` - campaign_6's id is 10 KiB
+            long; ``dotdot`` - campaign_7's id is ``..`` and campaign_8's
+            ``a/../b``; ``surrogate`` - campaign_9's name contains a lone
+            surrogate, written as the JSON escape ``\\ud800`` (strict
+            decoders such as orjson reject the whole page);
+            ``nul_sync_error`` - the sync of campaign_10 answers 500 with an
+            error message containing U+0000.
+        slow_steady_body: List answers trickle at
+            ``slow_steady_bytes_per_second``, so no read timeout ever fires;
+            after ``slow_steady_seconds`` the server drops the connection.
+
+    Sync:
+        sync_fail_ids: Campaign ids whose sync always answers JSON 500.
+        sync_route_missing: Every sync answers 404 with a text/html
+            ``Cannot POST <path>`` page, as a proxy or a router without the
+            route would - unlike the vendor's own JSON 404 ``{"error": "Not
+            Found", "message": "Campaign <id> not found."}`` for an unknown
+            campaign.
+        sync_down: Every sync answers JSON 503.
+    """
 
     campaigns: int = 100
     max_limit: int = 10000
     vendor_quirks: bool = True
+    accounts: int = 1
     # Rate limiting.
     rate_limit: int = 10
     rate_window: float = 60.0
@@ -74,15 +174,32 @@ class Config:
     retry_after_mode: str = "window"
     retry_after_header: bool = True
     retry_after_body: bool = True
+    retry_after_seconds: int = 0
+    force_429_after: int = 0
+    force_429_client: str = ""
     # Auth.
     email: str = dataclasses.field(default_factory=demo_email)
     password: str = dataclasses.field(default_factory=demo_password)
     token_ttl: float = 3600.0
     token_error_rate: float = 0.0
+    token_amnesia: bool = False
+    token_amnesia_after: float = 0.0
     # Sync.
     sync_delay: float = 2.0
     sync_error_rate: float = 0.0
     sync_fail_ids: tuple[str, ...] = ()
+    sync_route_missing: bool = False
+    sync_down: bool = False
+    # Page-level faults of the list endpoint.
+    page_fault: str = "none"
+    page_fault_page: int = 2
+    page_fault_times: int = 0
+    pad_last_page: bool = False
+    repeat_campaign: tuple[str, ...] = ()
+    bad_values: tuple[str, ...] = ()
+    slow_steady_body: bool = False
+    slow_steady_bytes_per_second: float = 2.0
+    slow_steady_seconds: float = 120.0
     # Transport-level faults.
     error_rate: float = 0.2
     hang_rate: float = 0.1
@@ -103,7 +220,9 @@ class Config:
     def to_json(self) -> dict[str, Any]:
         """Return the knobs as plain JSON types (tuples become lists)."""
         out = dataclasses.asdict(self)
-        out["sync_fail_ids"] = list(self.sync_fail_ids)
+        for name, value in out.items():
+            if isinstance(value, tuple):
+                out[name] = list(value)
         return out
 
 
@@ -170,6 +289,36 @@ def _parse_ids(value: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _parse_names(value: Any) -> tuple[str, ...]:
+    """Accept a list or a comma string of plain names."""
+    items: Iterable[Any] = value.split(",") if isinstance(value, str) else value
+    return tuple(text for text in (str(i).strip() for i in items) if text)
+
+
+def _parse_repeats(value: Any) -> tuple[str, ...]:
+    """Accept ``<id>@<page>`` items; a bare number id means ``campaign_<n>``."""
+    out = []
+    for item in _parse_names(value):
+        cid, sep, page = item.rpartition("@")
+        if not sep or not cid or not page.strip().isdigit() or int(page) < 1:
+            raise ConfigError(f"repeat_campaign: expected <id>@<page>, got {item!r}")
+        cid = cid.strip()
+        out.append(f"{_parse_ids(cid)[0]}@{int(page)}")
+    return tuple(out)
+
+
+def repeats(cfg: Config) -> dict[int, str]:
+    """``repeat_campaign`` as page number -> campaign id (last item wins)."""
+    out = {}
+    for item in cfg.repeat_campaign:
+        cid, _, page = item.rpartition("@")
+        out[int(page)] = cid
+    return out
+
+
+_PARSERS = {"repeat_campaign": _parse_repeats, "bad_values": _parse_names}
+
+
 def coerce(name: str, value: Any) -> Any:
     """Convert a knob value from text or JSON into the knob's type.
 
@@ -180,6 +329,8 @@ def coerce(name: str, value: Any) -> Any:
         raise ConfigError(f"unknown knob: {name}")
     kind = str(KNOBS[name].type)
     try:
+        if name in _PARSERS:
+            return _PARSERS[name](value)
         if kind == "bool":
             return _parse_bool(name, value)
         if kind == "tuple[str, ...]":
@@ -209,8 +360,28 @@ def _validate(cfg: Config) -> None:
         rate = getattr(cfg, name)
         if not 0.0 <= rate <= 1.0:
             raise ConfigError(f"{name} must be within [0, 1], got {rate}")
-    if cfg.retry_after_mode not in {"window", "exact"}:
-        raise ConfigError("retry_after_mode must be 'window' or 'exact'")
+    if cfg.retry_after_mode not in RETRY_AFTER_MODES:
+        raise ConfigError(f"retry_after_mode must be one of {RETRY_AFTER_MODES}")
+    if cfg.page_fault not in PAGE_FAULTS:
+        raise ConfigError(f"page_fault must be one of {PAGE_FAULTS}")
+    unknown = set(cfg.bad_values) - set(BAD_VALUES)
+    if unknown:
+        raise ConfigError(f"bad_values: unknown {sorted(unknown)}; of {BAD_VALUES}")
+    if cfg.accounts < 1 or cfg.page_fault_page < 1:
+        raise ConfigError("accounts and page_fault_page must be >= 1")
+    counts = (
+        cfg.page_fault_times,
+        cfg.retry_after_seconds,
+        cfg.force_429_after,
+        cfg.token_amnesia_after,
+    )
+    if min(counts) < 0:
+        raise ConfigError(
+            "page_fault_times, retry_after_seconds, force_429_after and "
+            "token_amnesia_after must be >= 0"
+        )
+    if cfg.slow_steady_bytes_per_second <= 0 or cfg.slow_steady_seconds <= 0:
+        raise ConfigError("slow_steady_bytes_per_second/_seconds must be > 0")
     if cfg.rate_limit < 0 or cfg.rate_window <= 0:
         raise ConfigError("rate_limit must be >= 0 and rate_window > 0")
     if cfg.campaigns < 0 or cfg.max_limit < 1 or cfg.total_drift < 0:

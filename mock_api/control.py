@@ -36,6 +36,11 @@ async def reset(request: web.Request) -> web.Response:
     return _json({"reset": True})
 
 
+async def forget_tokens(request: web.Request) -> web.Response:
+    """Forget every token issued so far, as a server restart would."""
+    return _json({"forgotten": request.app[STATE].tokens.forget()})
+
+
 async def get_config(request: web.Request) -> web.Response:
     """Return the knobs in force."""
     return _json(request.app[STATE].cfg.to_json())
@@ -63,5 +68,6 @@ def add_control_routes(app: web.Application) -> None:
     app.router.add_get("/_mock/stats", stats)
     app.router.add_get("/_mock/tokens", tokens)
     app.router.add_post("/_mock/reset", reset)
+    app.router.add_post("/_mock/forget_tokens", forget_tokens)
     app.router.add_get("/_mock/config", get_config)
     app.router.add_post("/_mock/config", post_config)

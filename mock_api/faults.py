@@ -20,6 +20,8 @@ from aiohttp import web
 from mock_api.config import Config
 
 HANG = "hang"
+SLOW_STEADY = "slow_steady"
+FORCED_429 = "forced_429"
 ERROR_503 = "error_503"
 HTML_500 = "html_500"
 RESET = "reset"
@@ -132,6 +134,39 @@ async def slow(
     for offset in range(0, len(body), step):
         await stream.write(body[offset : offset + step])
         await asyncio.sleep(seconds / _SLOW_CHUNKS)
+    await stream.write_eof()
+    return stream
+
+
+async def steady(
+    request: web.Request,
+    resp: web.Response,
+    bytes_per_second: float,
+    max_seconds: float,
+) -> web.StreamResponse:
+    """Trickle a body at a steady few bytes per second, then give up.
+
+    Every read gets a byte or two well within any read timeout, so only a
+    client with a deadline for the whole answer gets out; after
+    ``max_seconds`` the server drops the connection so it never holds a
+    test run's shutdown for long.
+    """
+    body = bytes(resp.body) if isinstance(resp.body, bytes | bytearray) else b""
+    stream = web.StreamResponse(status=resp.status)
+    stream.content_type = resp.content_type
+    stream.content_length = len(body)
+    await stream.prepare(request)
+    chunk = max(1, int(bytes_per_second / 2))
+    pause = chunk / bytes_per_second
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_seconds
+    for offset in range(0, len(body), chunk):
+        if loop.time() >= deadline:
+            if request.transport is not None:
+                request.transport.close()
+            return stream
+        await stream.write(body[offset : offset + chunk])
+        await asyncio.sleep(pause)
     await stream.write_eof()
     return stream
 

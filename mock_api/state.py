@@ -30,6 +30,8 @@ class ServerState:
         self.limiter = SlidingWindowLimiter()
         self.tokens = TokenStore()
         self.stats = Stats(started=self.started)
+        # Faulty pages served so far, for page_fault_times (healing faults).
+        self.page_fault_hits = 0
 
     def reseed(self) -> None:
         """Restart both generators from the configured seed (if any)."""
@@ -38,9 +40,17 @@ class ServerState:
         self.data_rng.seed(None if seed is None else f"{seed}-data")
 
     def reconfigure(self, cfg: Config) -> None:
-        """Switch to a new config; a changed seed restarts the generators."""
-        old_seed = self.cfg.seed
+        """Switch to a new config; a changed seed restarts the generators.
+
+        Changing any ``page_fault*`` knob starts a new fault, so its healing
+        count starts again too.
+        """
+        old = self.cfg
+        old_seed = old.seed
         self.cfg = cfg
+        page_knobs = ("page_fault", "page_fault_page", "page_fault_times")
+        if any(getattr(old, k) != getattr(cfg, k) for k in page_knobs):
+            self.page_fault_hits = 0
         if cfg.seed != old_seed:
             self.reseed()
 
@@ -50,6 +60,7 @@ class ServerState:
         self.stats = Stats(started=self.started, concurrent_syncs=in_flight)
         self.limiter.reset()
         self.tokens.reset()
+        self.page_fault_hits = 0
         if self.cfg.seed is not None:
             self.reseed()
 

@@ -13,6 +13,41 @@ from typing import Any
 
 
 @dataclasses.dataclass
+class ClientStats:
+    """What one X-Client-ID did: the evidence of one tap installation.
+
+    ``max_in_window`` here counts only accepted calls (those the limiter let
+    through), so a test can check a client kept under the limit even when its
+    rejected retries crowd the window.
+    """
+
+    requests: int = 0
+    accepted: int = 0
+    rate_limited: int = 0
+    max_in_window: int = 0
+    sync_calls: collections.Counter[str] = dataclasses.field(
+        default_factory=collections.Counter
+    )
+    accounts: collections.Counter[str] = dataclasses.field(
+        default_factory=collections.Counter
+    )
+    _accepted_log: collections.deque[float] = dataclasses.field(
+        default_factory=collections.deque
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the counters as plain JSON."""
+        return {
+            "requests": self.requests,
+            "accepted": self.accepted,
+            "rate_limited": self.rate_limited,
+            "max_in_window": self.max_in_window,
+            "sync_calls": dict(self.sync_calls),
+            "accounts": dict(self.accounts),
+        }
+
+
+@dataclasses.dataclass
 class Stats:
     """Counters of one server run (cleared by ``/_mock/reset``)."""
 
@@ -38,6 +73,7 @@ class Stats:
     max_concurrent_syncs: int = 0
     max_in_window: int = 0
     api_request_times: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    clients: dict[str, ClientStats] = dataclasses.field(default_factory=dict)
     # Arrival log per client id for max_in_window; kept apart from the
     # limiter so it also measures traffic the limiter ignores.
     _windows: dict[str, collections.deque[float]] = dataclasses.field(
@@ -54,6 +90,34 @@ class Stats:
             log.popleft()
         log.append(now)
         self.max_in_window = max(self.max_in_window, len(log))
+        self.client(client).requests += 1
+
+    def client(self, client: str) -> ClientStats:
+        """The counters of one client id (created on first use)."""
+        found = self.clients.get(client)
+        if found is None:
+            found = self.clients[client] = ClientStats()
+        return found
+
+    def record_accepted(self, client: str, now: float, window: float) -> None:
+        """Count one call the limiter let through, in that client's window."""
+        one = self.client(client)
+        one.accepted += 1
+        log = one._accepted_log
+        while log and log[0] <= now - window:
+            log.popleft()
+        log.append(now)
+        one.max_in_window = max(one.max_in_window, len(log))
+
+    def record_rate_limited(self, client: str) -> None:
+        """Count one 429, globally and for the client."""
+        self.rate_limited += 1
+        self.client(client).rate_limited += 1
+
+    def record_sync(self, client: str, campaign_id: str) -> None:
+        """Count one sync call, globally and for the client."""
+        self.sync_calls[campaign_id] += 1
+        self.client(client).sync_calls[campaign_id] += 1
 
     def sync_started(self) -> None:
         """Count one sync in flight; the maximum shows client concurrency."""
@@ -80,4 +144,5 @@ class Stats:
             "tokens_issued": self.tokens_issued,
             "max_in_window": self.max_in_window,
             "api_request_times": self.api_request_times,
+            "clients": {name: one.to_json() for name, one in self.clients.items()},
         }

@@ -1,8 +1,10 @@
 """Opaque bearer tokens with per-token expiry, as the vendor issues them.
 
 Each token remembers its own issue time (a float, so sub-second TTLs in tests
-expire exactly) and the TTL in force when it was issued: changing the TTL at
-runtime must not silently extend or shorten tokens already handed out.
+expire exactly), the TTL in force when it was issued (changing the TTL at
+runtime must not silently extend or shorten tokens already handed out) and the
+account it was issued to. A token can also be forgotten, as a server restart
+would forget it: unlike an expired one it is then simply unknown.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class Token:
     value: str
     issued: float
     ttl: float
+    account: int = 1
 
     @property
     def expires(self) -> float:
@@ -61,10 +64,11 @@ class TokenStore:
 
     def __init__(self) -> None:
         self._tokens: dict[str, Token] = {}
+        self._forgotten: set[str] = set()
 
-    def issue(self, ttl: float) -> Token:
+    def issue(self, ttl: float, account: int = 1) -> Token:
         """Mint a new random token valid for ``ttl`` seconds from now."""
-        token = Token(secrets.token_urlsafe(32), time.time(), ttl)
+        token = Token(secrets.token_urlsafe(32), time.time(), ttl, account)
         self._tokens[token.value] = token
         return token
 
@@ -72,10 +76,25 @@ class TokenStore:
         """Return the token record, or None for a token never issued."""
         return self._tokens.get(value)
 
+    def forgotten(self, value: str) -> bool:
+        """Whether this token was issued and then forgotten."""
+        return value in self._forgotten
+
+    def forget(self) -> int:
+        """Forget every token issued so far; return how many were live."""
+        live = set(self._tokens) - self._forgotten
+        self._forgotten |= live
+        return len(live)
+
     def values(self) -> list[str]:
-        """Return every token issued since the last reset."""
+        """Return every token issued since the last reset (forgotten too).
+
+        Forgotten tokens stay listed: tests grep logs for every token ever
+        handed out.
+        """
         return list(self._tokens)
 
     def reset(self) -> None:
-        """Forget every token (they all become unknown)."""
+        """Drop every token (they all become unknown)."""
         self._tokens.clear()
+        self._forgotten.clear()
