@@ -120,6 +120,34 @@ class MockServer:
         result: dict[str, Any] = self._control("GET", "/_mock/stats")
         return result
 
+    def client_stats(self, client: str | None = None) -> dict[str, Any]:
+        """What each X-Client-ID did (or one client's counters, if named).
+
+        Per client: ``requests`` (/api calls), ``accepted`` (not rate
+        limited), ``rate_limited`` (429s), ``max_in_window`` (most accepted
+        calls within any ``rate_window``), ``sync_calls`` (campaign id ->
+        calls) and ``accounts`` (account number -> authenticated calls).
+        An unknown client gives all-zero counters.
+        """
+        clients: dict[str, Any] = self.stats()["clients"]
+        if client is None:
+            return clients
+        empty = {
+            "requests": 0,
+            "accepted": 0,
+            "rate_limited": 0,
+            "max_in_window": 0,
+            "sync_calls": {},
+            "accounts": {},
+        }
+        result: dict[str, Any] = clients.get(client, empty)
+        return result
+
+    def forget_tokens(self) -> int:
+        """Make the server forget every token issued so far (401 Invalid token)."""
+        result: dict[str, int] = self._control("POST", "/_mock/forget_tokens")
+        return result["forgotten"]
+
     def tokens(self) -> list[str]:
         """Every token issued since start or the last reset."""
         result: list[str] = self._control("GET", "/_mock/tokens")

@@ -7,11 +7,13 @@ import json
 import time
 from datetime import datetime
 
+import orjson
 import pytest
 import requests
 
 from mock_api import campaigns
 from mock_api.__main__ import config_from_args, parse_args
+from mock_api.accounts import account_client_id, account_credentials
 from mock_api.config import ConfigError, build
 from mock_api.testing import MockServer
 from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD
@@ -37,14 +39,16 @@ def server(_server):
     srv.configure(**initial)
 
 
-def token(server: MockServer) -> str:
-    resp = requests.post(server.url + "/auth/token", auth=CREDS, timeout=T)
+def token(server: MockServer, creds: tuple[str, str] = CREDS) -> str:
+    resp = requests.post(server.url + "/auth/token", auth=creds, timeout=T)
     assert resp.status_code == 200, resp.text
     return resp.json()["access_token"]
 
 
-def bearer(server: MockServer, client: str | None = None) -> dict[str, str]:
-    headers = {"Authorization": f"Bearer {token(server)}"}
+def bearer(
+    server: MockServer, client: str | None = None, creds: tuple[str, str] = CREDS
+) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {token(server, creds)}"}
     if client:
         headers["X-Client-ID"] = client
     return headers
@@ -484,3 +488,354 @@ def test_default_harness_runs_fast_profile():
         assert "(profile fast)" in server.logs()
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(server.url + "/health", timeout=T)
+
+
+# --- many accounts ----------------------------------------------------------
+
+
+def test_account_helpers():
+    assert account_credentials(1) == CREDS
+    assert account_credentials(3) == ("client3@mixoads.com", "Secret-3-Pass!")
+    assert (account_client_id(1), account_client_id(12)) == ("client-1", "client-12")
+    with pytest.raises(ValueError):
+        account_credentials(0)
+
+
+def test_each_account_lists_its_own_campaigns(server):
+    server.configure(accounts=3)
+    names = {}
+    for k in (1, 2, 3):
+        h = bearer(server, account_client_id(k), account_credentials(k))
+        rows = get_page(server, h, page=1).json()["data"]
+        names[k] = (rows[6]["id"], rows[6]["name"], rows[6]["budget"])
+    assert names[1] == ("campaign_7", "Campaign 7", 1700)
+    assert names[2] == ("campaign_7", "Campaign 7 (acct 2)", 1702)
+    assert names[3] == ("campaign_7", "Campaign 7 (acct 3)", 1703)
+    clients = server.client_stats()
+    assert clients["client-3"]["accounts"] == {"3": 1}
+    assert clients["client-1"]["accounts"] == {"1": 1}
+
+
+@pytest.mark.parametrize(
+    "creds",
+    [
+        account_credentials(4),  # beyond accounts=3
+        ("client2@mixoads.com", "Secret-3-Pass!"),  # another account's password
+        ("client1@mixoads.com", "Secret-1-Pass!"),  # account 1 is the demo one
+    ],
+)
+def test_account_login_rejected(server, creds):
+    server.configure(accounts=3)
+    resp = requests.post(server.url + "/auth/token", auth=creds, timeout=T)
+    assert resp.status_code == 401
+    assert server.tokens() == []
+
+
+def test_accounts_flag():
+    assert config_from_args(parse_args(["--accounts", "5"])).accounts == 5
+    assert build("vendor").accounts == 1
+    with pytest.raises(ConfigError):
+        build("vendor", {"accounts": 0})
+
+
+# --- per-client stats -------------------------------------------------------
+
+
+def test_client_stats(server):
+    server.configure(rate_limit=3, rate_window=30)
+    a, b = bearer(server, "a"), bearer(server, "b")
+    assert [get_page(server, a).status_code for _ in range(4)] == [200] * 3 + [429]
+    for cid in ("campaign_1", "campaign_2", "campaign_3"):
+        assert sync(server, b, cid).status_code == 200
+    stats = server.stats()
+    assert stats["rate_limited"] == 1 and stats["max_in_window"] == 4
+    assert stats["sync_calls"] == dict.fromkeys(["campaign_1", "campaign_2"], 1) | {
+        "campaign_3": 1
+    }
+    one = server.client_stats("a")
+    assert (one["requests"], one["accepted"], one["rate_limited"]) == (4, 3, 1)
+    assert one["max_in_window"] == 3 and one["sync_calls"] == {}
+    other = server.client_stats("b")
+    assert other["sync_calls"] == {"campaign_1": 1, "campaign_2": 1, "campaign_3": 1}
+    assert (other["requests"], other["rate_limited"]) == (3, 0)
+    assert server.client_stats("nobody")["requests"] == 0
+
+
+def test_client_busiest_window_slides(server):
+    server.configure(rate_limit=0, rate_window=0.5)
+    h = bearer(server, "w")
+    for _ in range(3):
+        get_page(server, h)
+    time.sleep(0.6)
+    for _ in range(2):
+        get_page(server, h)
+    assert server.client_stats("w")["max_in_window"] == 3
+    assert server.client_stats("w")["accepted"] == 5
+
+
+# --- page-level faults ------------------------------------------------------
+
+
+def ids(resp) -> list[str]:
+    return [row["id"] for row in resp.json()["data"]]
+
+
+def test_page_fault_empty_after(server):
+    server.configure(page_fault="empty_after", page_fault_page=2)
+    h = bearer(server)
+    assert ids(get_page(server, h, page=2))[0] == "campaign_11"
+    body = get_page(server, h, page=3).json()
+    assert body["data"] == []
+    assert body["pagination"]["total"] == 100 and body["pagination"]["page"] == 3
+    assert server.stats()["faults"]["page_fault"] == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "shape"), [("non_list", None), ("non_list_object", dict)]
+)
+def test_page_fault_non_list(server, kind, shape):
+    server.configure(page_fault=kind, page_fault_page=2)
+    h = bearer(server)
+    assert len(ids(get_page(server, h, page=1))) == 10
+    data = get_page(server, h, page=2).json()["data"]
+    assert data is None if shape is None else isinstance(data, shape)
+    assert len(ids(get_page(server, h, page=3))) == 10
+
+
+def test_page_fault_duplicate_page(server):
+    server.configure(page_fault="duplicate_page", page_fault_page=3)
+    h = bearer(server)
+    page2 = ids(get_page(server, h, page=2))
+    page3 = get_page(server, h, page=3).json()
+    assert [r["id"] for r in page3["data"]] == page2
+    assert page3["pagination"]["page"] == 3
+    assert ids(get_page(server, h, page=4))[0] == "campaign_31"
+
+
+def test_page_fault_ignore_page(server):
+    server.configure(page_fault="ignore_page")
+    h = bearer(server)
+    body = get_page(server, h, page=5, limit=4).json()
+    assert [r["id"] for r in body["data"]] == [f"campaign_{i}" for i in range(1, 5)]
+    assert body["pagination"]["page"] == 1
+
+
+def test_page_fault_heals_after_times(server):
+    server.configure(page_fault="non_list", page_fault_page=2, page_fault_times=2)
+    h = bearer(server)
+    assert get_page(server, h, page=2).json()["data"] is None
+    assert get_page(server, h, page=2).json()["data"] is None
+    assert ids(get_page(server, h, page=2))[0] == "campaign_11"
+    server.configure(page_fault_times=1)  # a new fault: the count restarts
+    assert get_page(server, h, page=2).json()["data"] is None
+    assert ids(get_page(server, h, page=2))[0] == "campaign_11"
+
+
+def test_pad_last_page_with_phantoms(server):
+    server.configure(campaigns=25, vendor_quirks=False, pad_last_page=True)
+    h = bearer(server)
+    body = get_page(server, h, page=3).json()
+    assert [r["id"] for r in body["data"]] == [f"campaign_{i}" for i in range(21, 31)]
+    assert body["pagination"]["total"] == 25
+    assert get_page(server, h, page=4).json()["data"] == []
+    phantom = sync(server, h, "campaign_26")
+    assert phantom.status_code == 404
+    assert phantom.json() == {
+        "error": "Not Found",
+        "message": "Campaign campaign_26 not found.",
+    }
+
+
+def test_repeat_campaign_on_a_later_page(server):
+    assert server.configure(repeat_campaign="5@7")["repeat_campaign"] == [
+        "campaign_5@7"
+    ]
+    h = bearer(server)
+    page7 = get_page(server, h, page=7).json()
+    expected = [f"campaign_{i}" for i in range(61, 70)] + ["campaign_5"]
+    assert [r["id"] for r in page7["data"]] == expected
+    assert page7["data"][-1]["name"] == "Campaign 5"
+    assert page7["pagination"]["total"] == 100
+    assert ids(get_page(server, h, page=1))[4] == "campaign_5"
+    for bad in ("5", "5@x", "5@0", "@3"):
+        resp = requests.post(
+            server.url + "/_mock/config", json={"repeat_campaign": bad}, timeout=T
+        )
+        assert resp.status_code == 400, bad
+
+
+# --- sync faults ------------------------------------------------------------
+
+
+def test_sync_route_missing_is_not_the_platform_404(server):
+    h = bearer(server)
+    platform = sync(server, h, "campaign_999")
+    assert platform.status_code == 404
+    assert platform.json()["error"] == "Not Found"
+    server.configure(sync_route_missing=True)
+    proxy = sync(server, h, "campaign_1")
+    assert proxy.status_code == 404
+    assert proxy.headers["Content-Type"].startswith("text/html")
+    assert "Cannot POST /api/campaigns/campaign_1/sync" in proxy.text
+    with pytest.raises(ValueError):
+        proxy.json()
+    assert server.stats()["sync_success"] == {}
+
+
+def test_sync_down(server):
+    server.configure(sync_down=True)
+    h = bearer(server)
+    resp = sync(server, h, "campaign_1")
+    assert resp.status_code == 503
+    assert resp.json()["error"] == "Service Unavailable"
+    assert get_page(server, h).status_code == 200
+
+
+# --- bad values -------------------------------------------------------------
+
+
+def test_bad_values(server):
+    server.configure(bad_values="nul,bigint,bigstring,longid,dotdot,surrogate")
+    resp = get_page(server, bearer(server))
+    assert b"\\ud800" in resp.content
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(resp.content)
+    rows = json.loads(resp.text)["data"]  # the stdlib lets lone surrogates through
+    assert rows[0] == {**rows[0], "id": "campaign_1", "name": "Campaign 1"}
+    assert rows[1]["name"] == "Campaign\x00 2"
+    assert rows[2]["impressions"] == 2**63
+    assert (rows[3]["budget"], rows[4]["budget"]) == ("1e30", "1234567890" * 3)
+    assert len(rows[5]["id"]) == 10 * 1024 and rows[5]["id"].startswith("campaign_6")
+    assert (rows[6]["id"], rows[7]["id"]) == ("..", "a/../b")
+    assert rows[8]["name"] == "Campaign\ud800 9"
+    assert rows[9]["name"] == "Campaign 10"
+
+
+def test_bad_values_only_where_asked(server):
+    server.configure(bad_values=["bigint"])
+    rows = get_page(server, bearer(server)).json()["data"]
+    assert rows[2]["impressions"] == 2**63
+    assert rows[1]["name"] == "Campaign 2" and rows[5]["id"] == "campaign_6"
+    resp = requests.post(
+        server.url + "/_mock/config", json={"bad_values": "nope"}, timeout=T
+    )
+    assert resp.status_code == 400
+
+
+def test_nul_in_sync_error(server):
+    server.configure(bad_values="nul_sync_error")
+    h = bearer(server)
+    resp = sync(server, h, "campaign_10")
+    assert resp.status_code == 500
+    assert b"\\u0000" in resp.content
+    assert "\x00" in resp.json()["message"]
+    assert sync(server, h, "campaign_9").status_code == 200
+
+
+# --- slow steady body -------------------------------------------------------
+
+
+def test_slow_steady_body_beats_read_timeouts(server):
+    server.configure(
+        slow_steady_body=True, slow_steady_bytes_per_second=4, slow_steady_seconds=1.5
+    )
+    h = bearer(server)
+    started = time.perf_counter()
+    resp = requests.get(
+        server.url + "/api/campaigns", headers=h, stream=True, timeout=(T, 1.0)
+    )
+    length = int(resp.headers["Content-Length"])
+    got = b""
+    with pytest.raises(
+        (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError)
+    ):
+        for chunk in resp.iter_content(1):
+            got += chunk
+    elapsed = time.perf_counter() - started
+    assert 1.3 <= elapsed < 5  # no read timeout fired, the server gave up
+    assert 2 <= len(got) <= 12 < length
+    assert server.stats()["faults"]["slow_steady"] == 1
+
+
+# --- token amnesia ----------------------------------------------------------
+
+
+def test_forget_tokens(server):
+    old = bearer(server)
+    assert get_page(server, old).status_code == 200
+    assert server.forget_tokens() == 1
+    resp = get_page(server, old)
+    assert resp.status_code == 401
+    assert resp.json()["error"] == "Invalid token"
+    fresh = bearer(server)
+    assert get_page(server, fresh).status_code == 200
+    assert len(server.tokens()) == 2
+
+
+def test_token_amnesia_by_age(server):
+    server.configure(token_amnesia=True, token_amnesia_after=0.5)
+    h = bearer(server)
+    assert get_page(server, h).status_code == 200
+    time.sleep(0.6)
+    resp = get_page(server, h)
+    assert resp.status_code == 401
+    assert resp.json()["error"] == "Invalid token"
+    assert "expired_at" not in resp.json()
+    assert get_page(server, bearer(server)).status_code == 200
+
+
+# --- long Retry-After and forced 429 ----------------------------------------
+
+
+def test_retry_after_seconds_override(server):
+    server.configure(rate_limit=1, rate_window=2, retry_after_seconds=3600)
+    h = bearer(server)
+    assert get_page(server, h).status_code == 200
+    resp = get_page(server, h)
+    assert resp.status_code == 429
+    assert resp.headers["Retry-After"] == "3600"
+    assert resp.json()["retry_after"] == 3600
+
+
+def test_force_429_after(server):
+    server.configure(
+        rate_limit=0, force_429_after=2, force_429_client="x", retry_after_seconds=3600
+    )
+    x, y = bearer(server, "x"), bearer(server, "y")
+    assert [get_page(server, x).status_code for _ in range(2)] == [200, 200]
+    resp = sync(server, x, "campaign_1")
+    assert resp.status_code == 429
+    assert (resp.headers["Retry-After"], resp.json()["retry_after"]) == ("3600", 3600)
+    assert {get_page(server, y).status_code for _ in range(4)} == {200}
+    assert server.client_stats("x")["rate_limited"] == 1
+    assert server.stats()["faults"]["forced_429"] == 1
+
+
+def test_force_429_any_client_uses_window(server):
+    server.configure(rate_limit=0, rate_window=7, force_429_after=1)
+    for client in ("p", "q"):
+        h = bearer(server, client)
+        assert get_page(server, h).status_code == 200
+        resp = get_page(server, h)
+        assert (resp.status_code, resp.headers["Retry-After"]) == (429, "7")
+
+
+# --- new knobs from the CLI and the environment -----------------------------
+
+
+def test_new_knobs_from_env_and_set(monkeypatch):
+    monkeypatch.setenv("MOCK_API_PAGE_FAULT", "duplicate_page")
+    monkeypatch.setenv("MOCK_API_BAD_VALUES", "nul, bigint")
+    args = parse_args(["--set", "repeat_campaign=campaign_5@7,3@2"])
+    cfg = config_from_args(args)
+    assert cfg.page_fault == "duplicate_page"
+    assert cfg.bad_values == ("nul", "bigint")
+    assert cfg.repeat_campaign == ("campaign_5@7", "campaign_3@2")
+    assert cfg.to_json()["repeat_campaign"] == ["campaign_5@7", "campaign_3@2"]
+    for bad in (
+        {"page_fault": "sometimes"},
+        {"slow_steady_bytes_per_second": 0},
+        {"retry_after_seconds": -1},
+    ):
+        with pytest.raises(ConfigError):
+            build("vendor", bad)
