@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from mock_api.parsing import ConfigError as ConfigError  # re-exported
+from mock_api.parsing import parse_value
 
 #: Where the vendor's published demo credentials live: one place for the
 #: tap's users, the demo and this mock (test credentials only).
@@ -76,10 +79,6 @@ BAD_VALUES = (
     "nul_sync_error",
 )
 RETRY_AFTER_MODES = ("window", "exact")
-
-
-class ConfigError(ValueError):
-    """A knob name or value that the mock cannot accept."""
 
 
 @dataclasses.dataclass
@@ -263,60 +262,6 @@ PROFILES: dict[str, dict[str, Any]] = {
 KNOBS: dict[str, dataclasses.Field[Any]] = {
     f.name: f for f in dataclasses.fields(Config)
 }
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _parse_bool(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigError(f"{name}: not a boolean: {value!r}")
-
-
-def _parse_ids(value: Any) -> tuple[str, ...]:
-    """Accept a list or a comma string; bare numbers mean ``campaign_<n>``."""
-    items: Iterable[Any] = value.split(",") if isinstance(value, str) else value
-    out = []
-    for item in items:
-        text = str(item).strip()
-        if text:
-            out.append(f"campaign_{text}" if text.isdigit() else text)
-    return tuple(out)
-
-
-def _parse_names(value: Any) -> tuple[str, ...]:
-    """Accept a list or a comma string of plain names."""
-    items: Iterable[Any] = value.split(",") if isinstance(value, str) else value
-    return tuple(text for text in (str(i).strip() for i in items) if text)
-
-
-def _parse_repeats(value: Any) -> tuple[str, ...]:
-    """Accept ``<id>@<page>`` items; a bare number id means ``campaign_<n>``."""
-    out = []
-    for item in _parse_names(value):
-        cid, sep, page = item.rpartition("@")
-        if not sep or not cid or not page.strip().isdigit() or int(page) < 1:
-            raise ConfigError(f"repeat_campaign: expected <id>@<page>, got {item!r}")
-        cid = cid.strip()
-        out.append(f"{_parse_ids(cid)[0]}@{int(page)}")
-    return tuple(out)
-
-
-def repeats(cfg: Config) -> dict[int, str]:
-    """``repeat_campaign`` as page number -> campaign id (last item wins)."""
-    out = {}
-    for item in cfg.repeat_campaign:
-        cid, _, page = item.rpartition("@")
-        out[int(page)] = cid
-    return out
-
-
-_PARSERS = {"repeat_campaign": _parse_repeats, "bad_values": _parse_names}
 
 
 def coerce(name: str, value: Any) -> Any:
@@ -327,32 +272,7 @@ def coerce(name: str, value: Any) -> Any:
     """
     if name not in KNOBS:
         raise ConfigError(f"unknown knob: {name}")
-    kind = str(KNOBS[name].type)
-    try:
-        if name in _PARSERS:
-            return _PARSERS[name](value)
-        if kind == "bool":
-            return _parse_bool(name, value)
-        if kind == "tuple[str, ...]":
-            return _parse_ids(value)
-        if kind == "int | None":
-            if value is None or str(value).strip().lower() in {"", "none", "null"}:
-                return None
-            return int(value)
-        if isinstance(value, bool):
-            raise ConfigError(f"{name}: expected a number, got a boolean")
-        if kind == "int":
-            number = float(value)
-            if not number.is_integer():
-                raise ConfigError(f"{name}: not an integer: {value!r}")
-            return int(number)
-        if kind == "float":
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, ConfigError):
-            raise
-        raise ConfigError(f"{name}: bad value {value!r}: {exc}") from exc
+    return parse_value(name, str(KNOBS[name].type), value)
 
 
 def _validate(cfg: Config) -> None:

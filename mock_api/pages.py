@@ -13,10 +13,19 @@ import orjson
 from aiohttp import web
 
 from mock_api import badvalues, campaigns, faults
-from mock_api.config import repeats
+from mock_api.config import Config
 from mock_api.state import STATE, ServerState
 
 PAGE_FAULT = "page_fault"
+
+
+def repeats(cfg: Config) -> dict[int, str]:
+    """``repeat_campaign`` as page number -> campaign id (last item wins)."""
+    out = {}
+    for item in cfg.repeat_campaign:
+        cid, _, page = item.rpartition("@")
+        out[int(page)] = cid
+    return out
 
 
 def _positive_int(request: web.Request, name: str, default: int) -> int | None:
