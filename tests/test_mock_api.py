@@ -709,6 +709,9 @@ def test_bad_values(server):
     assert (rows[6]["id"], rows[7]["id"]) == ("..", "a/../b")
     assert rows[8]["name"] == "Campaign\ud800 9"
     assert rows[9]["name"] == "Campaign 10"
+    h = bearer(server)
+    long_sync = sync(server, h, rows[5]["id"])  # fits the server's request line
+    assert long_sync.status_code == 404 and long_sync.json()["error"] == "Not Found"
 
 
 def test_bad_values_only_where_asked(server):
