@@ -52,6 +52,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy tap_mixoads
+	$(BIN)/lint-imports
 	$(BIN)/python -m devtools.check_settings
 
 check-settings: venv

@@ -64,3 +64,30 @@ class TokenExpiredError(RetriableError):
 
 class OutputClosedError(MixoAdsError):
     """Whoever reads the tap's output (the loader) has gone away."""
+
+
+class ShortReadError(RetriableError):
+    """A page yielded fewer campaigns than the API's total promises.
+
+    Retriable: a re-read of the page may recover; after the last attempt the
+    run fails with this one line.
+    """
+
+
+class AccountFailedError(MixoAdsError):
+    """One or more accounts failed; the others' data was emitted and saved."""
+
+
+class RunInterruptedError(BaseException):
+    """SIGINT or SIGTERM arrived: stop at once, exit 128 + the signal number.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``), so that no
+    ``except Exception`` on the way up can swallow it.
+
+    Attributes:
+        signum: the signal that interrupted the run.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by signal {signum}")
+        self.signum = signum

@@ -1,33 +1,70 @@
-"""When to stop paging through ``GET /api/campaigns``.
+"""Paging through ``GET /api/campaigns``: the one owner of page state.
 
-The API reports both ``has_more`` and ``total``, and they disagree for page
-sizes other than 10 (``has_more`` is computed as if every page held 10). The
-contract says to trust ``total``; pages past the end may even hold campaigns
-that do not exist. So the paginator stops at the first of:
+The paginator reads each page once (from ``validate_response``, so that a bad
+page is retried like any other failed attempt) and decides everything about
+it: which rows are real, which are repeats, and which page comes next. The
+stream's ``parse_response`` only normalises the rows it is handed.
 
-- the page just read reaches the largest ``total`` seen in the run (the
-  largest, so that a ``total`` that shrinks between pages cannot end the run
-  before the real last page);
-- an empty page;
-- ``has_more`` false, but only when the response gives no usable ``total``.
+The contract says ``total`` is authoritative (``has_more`` is computed as if
+every page held 10), so:
+
+- rows at positions at or past the largest ``total`` seen in the run do not
+  exist (the API pads pages past the end) and are never emitted;
+- paging stops when the page just read reaches that largest total; a
+  ``total`` that shrinks mid-run is logged as a warning and cannot end the
+  run early;
+- ``has_more`` is used only when no ``total`` is given; an empty page stops
+  paging then.
+
+A short read is never silent. When the total says more campaigns exist than
+were read and a page yields none (its ``data`` is not a list, is empty, holds
+only campaigns already read, or the server ignored ``page``), or paging ends
+with fewer campaigns than the total, the page is re-read (a retriable error,
+through the usual retry policy) and, if that does not recover it, the call
+fails with one line naming the page, what was expected and what came.
+
+A campaign listed twice (the list shifted while we paged) is emitted once.
+To keep memory flat the paginator remembers the ids of the last
+``MAX_REMEMBERED_IDS`` campaigns only (about 10 MB); a repeat further apart
+than that would be emitted again (and upserted onto the same row).
 """
 
 from __future__ import annotations
 
+import collections
+import dataclasses
+import time
 import typing as t
 
 from singer_sdk.pagination import BaseAPIPaginator
+from typing_extensions import override
 
-from tap_mixoads.client import decode_json
+from tap_mixoads.errors import ShortReadError
+from tap_mixoads.http.responses import decode_json, path_of
 
 if t.TYPE_CHECKING:
+    import logging
+
     import requests
 
+#: Campaign ids remembered for de-duplication (a sliding window, see above).
+MAX_REMEMBERED_IDS = 100_000
 
-def _positive_int(value: t.Any) -> int | None:
+
+def _count(value: t.Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     return None
+
+
+@dataclasses.dataclass
+class Page:
+    """One page as read: its real, new rows and what comes next."""
+
+    number: int
+    rows: list[t.Any]
+    received_at: float
+    next_page: int | None
 
 
 class CampaignPaginator(BaseAPIPaginator[int]):
@@ -35,43 +72,150 @@ class CampaignPaginator(BaseAPIPaginator[int]):
 
     Args:
         page_size: the ``limit`` the tap asks for.
+        logger: where a shrinking total and skipped padding are reported.
     """
 
-    def __init__(self, *, page_size: int) -> None:
+    def __init__(self, *, page_size: int, logger: logging.Logger) -> None:
         super().__init__(start_value=1)
         self.page_size = page_size
-        self.total: int | None = None
-        self._decided: tuple[int | None] | None = None
+        self.logger = logger
+        self.max_total: int | None = None
+        self.latest_total: int | None = None
+        self.received = 0
+        self.padding_skipped = 0
+        self.repeats_skipped = 0
+        self._seen: set[t.Any] = set()
+        self._seen_order: collections.deque[t.Any] = collections.deque()
+        self._page: Page | None = None
+        self._page_response: requests.Response | None = None
 
-    def get_next(self, response: requests.Response) -> int | None:
-        """Return the next page number, or None when the list is exhausted."""
-        if self._decided is None:
-            self.observe(decode_json(response))
-        assert self._decided is not None
-        (value,), self._decided = self._decided, None
-        return value
+    def read(self, response: requests.Response) -> Page:
+        """Read and judge one page; commit its state only if it is good.
 
-    def observe(self, body: t.Any) -> None:
-        """Decide the next page from a decoded page body, ahead of get_next.
+        Called for every attempt (a retried page is read again); nothing is
+        remembered from an attempt that raises.
 
-        The stream calls this while it still has the body, so that it can
-        drop the decoded page right after emitting it: only one page is ever
-        held in memory, however many there are.
+        Raises:
+            ShortReadError: the page yields nothing (or paging would end)
+                although the total says more campaigns exist.
+            ValueError: the body is not JSON.
         """
-        self._decided = (self._next_page(body),)
-
-    def _next_page(self, body: t.Any) -> int | None:
+        if self._page_response is response and self._page is not None:
+            return self._page
+        body = decode_json(response)
         data = body.get("data") if isinstance(body, dict) else None
-        if not data:
-            return None
-        pagination = body.get("pagination") or {}
-        total = _positive_int(pagination.get("total"))
+        pagination = body.get("pagination") if isinstance(body, dict) else None
+        pagination = pagination if isinstance(pagination, dict) else {}
+        number = self.current_value
+        total = _count(pagination.get("total"))
+        limit = _count(pagination.get("limit")) or self.page_size
+        max_total = self.max_total
         if total is not None:
-            self.total = total if self.total is None else max(self.total, total)
-        # The server may cap the page size; its echo of ``limit`` wins.
-        limit = _positive_int(pagination.get("limit")) or self.page_size
-        page = self.current_value
-        if self.total is not None:
-            return page + 1 if page * limit < self.total else None
-        has_more = pagination.get("has_more", len(data) >= limit)
-        return page + 1 if has_more else None
+            max_total = total if max_total is None else max(max_total, total)
+        latest = total if total is not None else self.latest_total
+
+        rows: list[t.Any] = []
+        padding = repeats = 0
+        first = (number - 1) * limit
+        page_ids: set[t.Any] = set()
+        for position, raw in enumerate(data if isinstance(data, list) else [], first):
+            if max_total is not None and position >= max_total:
+                padding += 1
+                continue
+            key = raw.get("id") if isinstance(raw, dict) else None
+            if isinstance(key, (str, int)) and (key in self._seen or key in page_ids):
+                repeats += 1
+                continue
+            if isinstance(key, (str, int)):
+                page_ids.add(key)
+            rows.append(raw)
+
+        received = self.received + len(rows)
+        if max_total is not None:
+            next_page = number + 1 if number * limit < max_total else None
+        else:
+            has_more = pagination.get("has_more", len(rows) >= limit)
+            next_page = number + 1 if rows and has_more else None
+        expected = latest if latest is not None else max_total
+        if expected is not None and received < expected:
+            if not rows and first < (max_total or 0):
+                raise ShortReadError(
+                    self._short(response, number, expected, data, repeats), response
+                )
+            if next_page is None:
+                raise ShortReadError(
+                    f"GET {path_of(response.url)} page {number}: the total says "
+                    f"{expected} campaigns, but paging ended after {received}",
+                    response,
+                )
+
+        # A good page: commit.
+        if (
+            total is not None
+            and self.latest_total is not None
+            and (total < self.latest_total)
+        ):
+            self.logger.warning(
+                "Page %d: the total shrank from %d to %d; reading on to %d",
+                number,
+                self.latest_total,
+                total,
+                max_total,
+            )
+        self.max_total, self.latest_total, self.received = max_total, latest, received
+        self.padding_skipped += padding
+        self.repeats_skipped += repeats
+        for key in page_ids:
+            self._remember(key)
+        if padding:
+            self.logger.warning(
+                "Page %d: skipped %d campaigns past the total (%s): they do not exist",
+                number,
+                padding,
+                max_total,
+            )
+        self._page = Page(number, rows, time.time(), next_page)
+        self._page_response = response
+        return self._page
+
+    def _short(
+        self,
+        response: requests.Response,
+        number: int,
+        expected: int,
+        data: t.Any,
+        repeats: int,
+    ) -> str:
+        if not isinstance(data, list):
+            came = f"its data was {type(data).__name__}, not a list"
+        elif not data:
+            came = "it was empty"
+        else:
+            came = f"all {repeats} of its campaigns were already read (page ignored?)"
+        return (
+            f"GET {path_of(response.url)} page {number}: the total says {expected} "
+            f"campaigns and {self.received} were read, but {came}"
+        )
+
+    def _remember(self, key: t.Any) -> None:
+        self._seen.add(key)
+        self._seen_order.append(key)
+        if len(self._seen_order) > MAX_REMEMBERED_IDS:
+            self._seen.discard(self._seen_order.popleft())
+
+    def take_page(self, response: requests.Response) -> Page:
+        """The page read from ``response``; its rows are handed over once."""
+        page = self.read(response)
+        handed = dataclasses.replace(page)
+        page.rows = []
+        return handed
+
+    @override
+    def get_next(self, response: requests.Response) -> int | None:
+        """The next page number, or None when the list is exhausted."""
+        return self.read(response).next_page
+
+    @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """Go on past a page that yielded no record (all rejected, say)."""
+        return self.read(response).next_page is not None

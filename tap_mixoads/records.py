@@ -1,63 +1,100 @@
 """Turning the API's campaign objects into records the schema promises.
 
 The tap guarantees its schema itself instead of leaving it to the SDK's
-generic (and slow) type conformance, which is why the stream can switch that
-off. The policy per data problem, documented in the README:
+generic type conformance, which is why the stream can switch that off. Which
+fields exist and what type each has is read from the stream's schema (the one
+list of fields); this module only holds the policy per data problem,
+documented in the README:
 
-- unknown extra fields: dropped (the schema is fixed; counted and logged once);
+- unknown extra fields: dropped (counted, named once);
 - a missing field: null;
 - a number sent as a numeric string (``"1100"``): coerced to the number;
-- a value of the wrong type that cannot be coerced: null, counted and logged;
-- a ``created_at`` that is not an ISO date-time: null, counted and logged;
-- a missing or empty ``id``: the record is rejected (it could never be
-  upserted), counted, logged with its page, and named in the run summary.
+- a value of the wrong type that cannot be coerced: null, counted;
+- an integer outside the signed 64-bit range (PostgreSQL ``bigint``), in any
+  numeric field, or a non-finite number: null, counted;
+- a ``date-time`` that is not ISO 8601: null, counted;
+- a NUL character in text (PostgreSQL text cannot hold it): removed, counted;
+- a lone UTF-16 surrogate in text (not encodable as UTF-8): replaced by
+  U+FFFD, counted;
+- an ``id`` that is missing, empty, not a string or integer, longer than
+  ``MAX_ID_CHARS``, or unusable as a URL path segment (``.``, ``..``, a
+  ``/``, a control character): the record is rejected, counted and named.
 """
 
 from __future__ import annotations
 
 import datetime
+import math
 import typing as t
 from collections import Counter
 
-STRING_FIELDS = ("name", "status")
-INTEGER_FIELDS = ("impressions", "clicks", "conversions")
-NUMBER_FIELDS = ("budget",)
-DATETIME_FIELDS = ("created_at",)
-CAMPAIGN_FIELDS = frozenset(
-    ("id", *STRING_FIELDS, *INTEGER_FIELDS, *NUMBER_FIELDS, *DATETIME_FIELDS)
-)
+#: Longest campaign id accepted: ids are primary keys (a btree index entry
+#: holds at most ~2.7 KB) and go into the sync call's URL path.
+MAX_ID_CHARS = 256
+#: Rejected items named in the end-of-run line (the rest are counted).
+MAX_NAMED_REJECTIONS = 20
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 _Bad = object()
-_NUMBER_TYPES = (int, float)
+_OutOfRange = object()
+
+
+class ExtractedRecord(dict):  # type: ignore[type-arg]
+    """A record that knows when its page arrived (its ``time_extracted``).
+
+    Records wait in the sync window before they are written; the message
+    writer reads ``extracted_at`` so that ``time_extracted`` is the page's
+    arrival, not the moment the record was written.
+    """
+
+    __slots__ = ("extracted_at",)
+
+    def __init__(
+        self, record: dict[str, t.Any], *, extracted_at: datetime.datetime
+    ) -> None:
+        super().__init__(record)
+        self.extracted_at = extracted_at
+
+
+def _in_int64(value: int) -> bool:
+    return _INT64_MIN <= value <= _INT64_MAX
 
 
 def _as_int(value: t.Any) -> t.Any:
     if isinstance(value, bool):
         return _Bad
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+        return value if _in_int64(value) else _OutOfRange
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            return _Bad
+        return int(value) if _in_int64(int(value)) else _OutOfRange
     if isinstance(value, str):
         try:
             number = float(value.strip())
         except ValueError:
             return _Bad
-        return int(number) if number.is_integer() else _Bad
+        return _as_int(number)
     return _Bad
 
 
 def _as_number(value: t.Any) -> t.Any:
     if isinstance(value, bool):
         return _Bad
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        return value if _in_int64(value) else _OutOfRange
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return _Bad
+        if value.is_integer():
+            return int(value) if _in_int64(int(value)) else _OutOfRange
         return value
     if isinstance(value, str):
         try:
             number = float(value.strip())
         except ValueError:
             return _Bad
-        return int(number) if number.is_integer() else number
+        return _as_number(number)
     return _Bad
 
 
@@ -86,38 +123,66 @@ def _as_string(value: t.Any) -> t.Any:
     return _Bad
 
 
-_COERCERS: dict[str, t.Callable[[t.Any], t.Any]] = {
-    **dict.fromkeys(STRING_FIELDS, _as_string),
-    **dict.fromkeys(INTEGER_FIELDS, _as_int),
-    **dict.fromkeys(NUMBER_FIELDS, _as_number),
-    **dict.fromkeys(DATETIME_FIELDS, _as_datetime),
-}
+def _text_ok(value: str) -> bool:
+    """No NUL, and encodable as UTF-8 (no lone surrogate)."""
+    if "\x00" in value:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
-def _is_clean(raw: t.Any) -> bool:
-    """True if ``raw`` has exactly the schema's fields with exactly its types."""
-    return (
-        type(raw) is dict
-        and raw.keys() == CAMPAIGN_FIELDS
-        and type(raw["id"]) is str
-        and raw["id"] != ""
-        and type(raw["name"]) is str
-        and type(raw["status"]) is str
-        and type(raw["impressions"]) is int
-        and type(raw["clicks"]) is int
-        and type(raw["conversions"]) is int
-        and type(raw["budget"]) in _NUMBER_TYPES
-        and _as_datetime(raw["created_at"]) is not _Bad
-    )
+def _coercer_for(spec: dict[str, t.Any]) -> t.Callable[[t.Any], t.Any]:
+    """The coercer for one JSON-schema property (its non-null type)."""
+    types = spec.get("type", [])
+    types = [types] if isinstance(types, str) else list(types)
+    if "integer" in types:
+        return _as_int
+    if "number" in types:
+        return _as_number
+    if spec.get("format") == "date-time":
+        return _as_datetime
+    return _as_string
+
+
+def _clean_type(spec: dict[str, t.Any]) -> tuple[type, ...] | None:
+    """Types a value may already have to need no repair (None: check it)."""
+    coercer = _coercer_for(spec)
+    if coercer is _as_int:
+        return (int,)
+    if coercer is _as_number:
+        return (int, float)
+    if coercer is _as_string:
+        return (str,)
+    return None
 
 
 class CampaignNormalizer:
-    """Applies the data policy above and counts what it had to repair."""
+    """Applies the data policy above and counts what it had to repair.
 
-    def __init__(self) -> None:
+    Args:
+        schema: the stream's JSON schema.
+        fields: the schema's properties that come from the API (the ones the
+            tap adds itself, like the sync outcome, are left out).
+    """
+
+    def __init__(self, schema: dict[str, t.Any], fields: t.Iterable[str]) -> None:
+        properties = schema["properties"]
+        self.fields = frozenset(fields)
+        self._coercers = {
+            name: _coercer_for(properties[name]) for name in self.fields if name != "id"
+        }
+        self._clean_types = {
+            name: _clean_type(properties[name]) for name in self._coercers
+        }
         self.repairs: Counter[str] = Counter()
         self.unknown_fields: set[str] = set()
         self.rejected: list[str] = []
+        self.rejected_count = 0
 
     def normalize(self, raw: t.Any, *, where: str) -> dict[str, t.Any] | None:
         """Return the campaign as the schema types it, or None to reject it.
@@ -126,24 +191,52 @@ class CampaignNormalizer:
             raw: one element of the API's ``data`` array.
             where: where it came from (e.g. ``page 3``), for messages.
         """
-        if _is_clean(raw):
+        if self._is_clean(raw):
             # The common case, checked in one pass: nothing to repair.
             return t.cast("dict[str, t.Any]", raw)
         return self._repair(raw, where=where)
 
+    def _is_clean(self, raw: t.Any) -> bool:
+        """True if ``raw`` has exactly the schema's fields, types and ranges."""
+        if type(raw) is not dict or raw.keys() != self.fields:
+            return False
+        if _id_problem(raw["id"]) is not None:
+            return False
+        for name, types in self._clean_types.items():
+            value = raw[name]
+            if types is None:
+                if self._coercers[name](value) is not value:
+                    return False
+            elif type(value) not in types:
+                return False
+            elif type(value) is str:
+                if not _text_ok(value):
+                    return False
+            elif (type(value) is int and not _in_int64(value)) or (
+                type(value) is float and not math.isfinite(value)
+            ):
+                return False
+        return True
+
+    def _reject(self, why: str) -> None:
+        self.rejected_count += 1
+        if len(self.rejected) < MAX_NAMED_REJECTIONS:
+            self.rejected.append(why)
+
     def _repair(self, raw: t.Any, *, where: str) -> dict[str, t.Any] | None:
         """Apply the data policy field by field (the uncommon case)."""
         if not isinstance(raw, dict):
-            self.rejected.append(f"non-object item on {where}")
+            self._reject(f"non-object item on {where}")
             return None
         campaign_id = raw.get("id")
         if isinstance(campaign_id, int) and not isinstance(campaign_id, bool):
             campaign_id = str(campaign_id)
-        if not isinstance(campaign_id, str) or not campaign_id:
-            self.rejected.append(f"campaign without an id on {where}")
+        problem = _id_problem(campaign_id)
+        if problem is not None:
+            self._reject(f"campaign {problem} on {where}")
             return None
         record: dict[str, t.Any] = {"id": campaign_id}
-        for field, coerce in _COERCERS.items():
+        for field, coerce in self._coercers.items():
             value = raw.get(field)
             if value is None:
                 if field not in raw:
@@ -154,11 +247,54 @@ class CampaignNormalizer:
             if coerced is _Bad:
                 self.repairs[f"invalid {field}"] += 1
                 coerced = None
+            elif coerced is _OutOfRange:
+                self.repairs[f"out-of-range {field}"] += 1
+                coerced = None
+            elif isinstance(coerced, str) and not _text_ok(coerced):
+                coerced = self._repair_text(field, coerced)
             elif coerced is not value and type(coerced) is not type(value):
                 self.repairs[f"coerced {field}"] += 1
             record[field] = coerced
-        extra = raw.keys() - CAMPAIGN_FIELDS
+        extra = raw.keys() - self.fields
         if extra:
             self.repairs["extra fields dropped"] += 1
-            self.unknown_fields.update(extra)
+            self.unknown_fields.update(str(k)[:40] for k in extra)
         return record
+
+    def _repair_text(self, field: str, value: str) -> str:
+        if "\x00" in value:
+            self.repairs[f"NUL removed from {field}"] += 1
+            value = value.replace("\x00", "")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            self.repairs[f"invalid unicode replaced in {field}"] += 1
+            value = "".join(
+                "\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value
+            )
+        return value
+
+    def summary(self) -> str | None:
+        """One line of what was repaired and rejected, or None if nothing."""
+        parts = [f"{k}: {v}" for k, v in sorted(self.repairs.items())]
+        if self.rejected_count:
+            named = "; ".join(self.rejected)
+            more = self.rejected_count - len(self.rejected)
+            parts.append(
+                f"rejected {self.rejected_count}: {named}"
+                + (f" and {more} more" if more > 0 else "")
+            )
+        return ", ".join(parts) if parts else None
+
+
+def _id_problem(campaign_id: t.Any) -> str | None:
+    """Why ``campaign_id`` cannot be a key and a URL path segment, or None."""
+    if not isinstance(campaign_id, str) or not campaign_id:
+        return "without an id"
+    if len(campaign_id) > MAX_ID_CHARS:
+        return f"with an id of {len(campaign_id)} characters (over {MAX_ID_CHARS})"
+    if campaign_id in {".", ".."} or "/" in campaign_id:
+        return f"with id {campaign_id[:40]!r}, unusable in the sync path"
+    if not campaign_id.isprintable() or not _text_ok(campaign_id):
+        return f"with id {campaign_id.encode('unicode_escape', 'replace')[:40]!r}"
+    return None

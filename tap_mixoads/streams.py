@@ -1,34 +1,73 @@
-"""Stream definitions: one class per endpoint, schema inline."""
+"""Stream definitions: one class per endpoint, schema inline.
+
+The SDK's own request path runs unchanged: ``request_records`` prepares each
+page's request, sends it through ``request_decorator`` (our one retry policy)
+and ``requests_session`` (the account's session, whose transport applies the
+budget, the token and the deadline), and hands the response to
+``validate_response`` and ``parse_response``. Which account a call belongs to
+is the account whose thread runs it (see ``_current``).
+"""
 
 from __future__ import annotations
 
+import datetime
+import threading
 import typing as t
 
+import requests
+from singer_sdk import metrics
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.streams import RESTStream
+from typing_extensions import override
 
-from tap_mixoads.client import MixoAdsStream, decode_json, forget_json
+from tap_mixoads.errors import (
+    APIRequestError,
+    RateLimitedError,
+    RetriableError,
+)
+from tap_mixoads.http.endpoints import CAMPAIGNS_PATH, SYNC_PATH, template_of
+from tap_mixoads.http.responses import decode_json, describe, path_of, release
+from tap_mixoads.http.retry import parse_retry_after
 from tap_mixoads.pagination import CampaignPaginator
-from tap_mixoads.records import CampaignNormalizer
-from tap_mixoads.sync_hook import NOT_SYNCED, CampaignSyncer
+from tap_mixoads.records import CampaignNormalizer, ExtractedRecord
+from tap_mixoads.sync.hook import NOT_SYNCED, CampaignSyncer
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    import requests
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
+    from tap_mixoads.accounts import Account
+    from tap_mixoads.http.client import AccountClient
+    from tap_mixoads.run import RunContext
 
-class CampaignsStream(MixoAdsStream):
-    """All campaigns of the account, each synced on the platform after extraction.
+#: The sync outcome columns, filled by the sync hook.
+SYNC_FIELDS = tuple(NOT_SYNCED)
+
+
+class _AccountState:
+    """What one account's thread is working on."""
+
+    def __init__(self, account: Account, client: AccountClient, label: str) -> None:
+        self.account = account
+        self.client = client
+        self.label = label
+        self.paginator: CampaignPaginator | None = None
+        self.normalizer: CampaignNormalizer | None = None
+
+
+class CampaignsStream(RESTStream[int]):
+    """All campaigns of every account, each synced on the platform after extraction.
 
     Full-table: the API offers no modified-since filter, and metrics change
     on every call, so every run reads every campaign and the loader upserts
-    by ``id``.
+    by key.
     """
 
     name = "campaigns"
-    path = "/api/campaigns"
+    path = CAMPAIGNS_PATH
     primary_keys = ("id",)
     replication_key = None
     # records.CampaignNormalizer already returns exactly the schema's types,
@@ -47,7 +86,7 @@ class CampaignsStream(MixoAdsStream):
         th.Property(
             "sync_status",
             th.StringType,
-            description="success or failed; null when the sync hook is off",
+            description="success, failed or deferred; null when the hook is off",
         ),
         th.Property(
             "synced_at",
@@ -67,151 +106,243 @@ class CampaignsStream(MixoAdsStream):
         th.Property("sync_attempts", th.IntegerType),
     ).to_dict()
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.normalizer = CampaignNormalizer()
-        self.syncer: CampaignSyncer | None = None
-        self._paginator: CampaignPaginator | None = None
-        self._previous_page_ids: set[str] = set()
-        self._records_so_far = 0
+    #: Fields the API provides (the rest the tap adds itself).
+    API_FIELDS = tuple(
+        name
+        for name in schema["properties"]
+        if name not in SYNC_FIELDS and name != "client_id"
+    )
+
+    def __init__(self, tap: Tap, *, run: RunContext) -> None:
+        super().__init__(tap)
+        self.run = run
+        self._local = threading.local()
+
+    # --- which account is this thread working for ---------------------------
+
+    def _current(self) -> _AccountState:
+        state: _AccountState | None = getattr(self._local, "state", None)
+        if state is None:
+            msg = "no account is active on this thread"
+            raise RuntimeError(msg)
+        return state
+
+    @property
+    @override
+    def requests_session(self) -> requests.Session:
+        """The session of the account this thread works for."""
+        return self._current().client.session
+
+    @property
+    @override
+    def timeout(self) -> float:  # type: ignore[override]
+        """Connect+read timeout of every call, from ``request_timeout``."""
+        return self._current().client.timeout
+
+    @override
+    def request_decorator(self, func: t.Any) -> t.Any:
+        """The account's retry policy (one for every endpoint, one log line)."""
+        return self._current().client.retry.decorate(func)
+
+    @override
+    def get_new_paginator(self) -> CampaignPaginator:
+        """A fresh paginator for this account's run."""
+        paginator = CampaignPaginator(page_size=self.page_size, logger=self.logger)
+        self._current().paginator = paginator
+        return paginator
 
     @property
     def page_size(self) -> int:
         """Campaigns per list call, from ``page_size``."""
         return int(self.config["page_size"])
 
-    def get_new_paginator(self) -> CampaignPaginator:
-        """A fresh paginator; kept so parse_response can read ``total``."""
-        self._paginator = CampaignPaginator(page_size=self.page_size)
-        self._previous_page_ids = set()
-        self._records_so_far = 0
-        return self._paginator
+    @property
+    @override
+    def url_base(self) -> str:
+        """The API's base URL, from the ``api_url`` setting."""
+        return str(self.config["api_url"]).rstrip("/")
 
+    @property
+    @override
+    def http_headers(self) -> dict[str, str]:
+        """Headers on every call (the transport adds ``X-Client-ID``)."""
+        return {"Accept": "application/json", "User-Agent": self.user_agent}
+
+    @override
     def get_url_params(
         self, context: Context | None, next_page_token: int | None
     ) -> dict[str, t.Any]:
         """``page`` and ``limit`` query parameters."""
         return {"page": next_page_token or 1, "limit": self.page_size}
 
-    def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
-        """Yield the page's campaigns, normalized, each once per run.
+    # --- responses ---------------------------------------------------------
 
-        A page that starts at or past the largest ``total`` seen lists
-        campaigns that do not exist (the API pads pages past the end) and is
-        skipped whole. A page that starts before it is emitted whole, even if
-        a drifting ``total`` claims it runs past the end: the server cuts the
-        real last page itself, and cutting here would drop real campaigns.
-        A campaign already seen on the previous page (the list shifted while
-        we paged) is skipped. Only two pages of ids are remembered, so memory
-        stays flat however many campaigns there are.
+    @staticmethod
+    def classify(response: requests.Response) -> None:
+        """Sort a response into success, retriable or fatal.
+
+        Raises:
+            RateLimitedError: 429, with the delay the server asked for.
+            RetriableError: 5xx, or a 2xx whose body is not valid JSON.
+            APIRequestError: any other 4xx (a 401 here was already resent
+                once with a fresh token by the transport).
         """
-        body = decode_json(response)
-        data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, list):
-            return
-        self.mark_extracted()
-        paginator = self._paginator
-        page = paginator.current_value if paginator else 1
-        pagination = body.get("pagination") or {}
-        reported_total = pagination.get("total")
-        total = paginator.total if paginator and paginator.total else None
-        if isinstance(reported_total, int) and not isinstance(reported_total, bool):
-            total = max(total or 0, reported_total)
-        echoed_limit = pagination.get("limit")
-        limit = (
-            echoed_limit
-            if isinstance(echoed_limit, int) and echoed_limit > 0
-            else self.page_size
-        )
-        first_position = (page - 1) * limit
-        page_ids: set[str] = set()
-        where = f"page {page}"
-        if total is not None and first_position >= total and data:
-            self.logger.warning(
-                "Page %d starts past the reported total (%d): skipping its %d "
-                "campaigns, which do not exist",
-                page,
-                total,
-                len(data),
+        status = response.status_code
+        if status == requests.codes.too_many_requests:
+            raise RateLimitedError(
+                describe(response), response, parse_retry_after(response)
             )
-            data = []
-        for raw in data:
-            record = self.normalizer.normalize(raw, where=where)
-            if record is None:
-                continue
-            campaign_id = record["id"]
-            if campaign_id in page_ids or campaign_id in self._previous_page_ids:
-                continue
-            page_ids.add(campaign_id)
-            yield record
-        self._previous_page_ids = page_ids
-        self._records_so_far += len(page_ids)
-        if paginator is not None:
-            paginator.observe(body)
-        forget_json(response)
+        if status >= requests.codes.internal_server_error:
+            raise RetriableError(describe(response), response)
+        if status == requests.codes.unauthorized:
+            raise APIRequestError(
+                f"{describe(response)} with a freshly issued token", response
+            )
+        if status >= requests.codes.bad_request:
+            raise APIRequestError(describe(response), response)
+        try:
+            decode_json(response)
+        except ValueError:
+            method = response.request.method
+            msg = (
+                f"{method} {path_of(response.url)} answered {status} with a "
+                "malformed JSON body"
+            )
+            raise RetriableError(msg, response) from None
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        """Classify, then let the paginator read and judge a list page."""
+        self.classify(response)
+        if template_of(path_of(response.url)) == CAMPAIGNS_PATH:
+            paginator = self._current().paginator
+            if paginator is not None:
+                paginator.read(response)
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
+        """Normalise the page's rows (the paginator already chose them)."""
+        state = self._current()
+        assert state.paginator is not None and state.normalizer is not None
+        page = state.paginator.take_page(response)
+        release(response)
+        extracted_at = datetime.datetime.fromtimestamp(
+            page.received_at, tz=datetime.timezone.utc
+        )
+        where = f"page {page.number}"
+        count = 0
+        for raw in page.rows:
+            record = state.normalizer.normalize(raw, where=where)
+            if record is not None:
+                count += 1
+                yield ExtractedRecord(record, extracted_at=extracted_at)
+        paginator = state.paginator
         self.logger.info(
-            "Page %d: %d campaigns (%d so far of %s)",
-            page,
-            len(page_ids),
-            self._records_so_far,
-            total if total is not None else "?",
+            "%sPage %d: %d campaigns (%d so far of %s)",
+            state.label,
+            page.number,
+            count,
+            paginator.received,
+            paginator.max_total if paginator.max_total is not None else "?",
         )
 
+    # --- records -------------------------------------------------------------
+
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """Extract, then (unless disabled or a dry run) sync every campaign."""
-        records = self.request_records(context)
-        sync = bool(self.config["sync_enabled"]) and self.ABORT_AT_RECORD_COUNT is None
-        if not sync:
-            for record in records:
-                record.update(NOT_SYNCED)
-                yield record
-        else:
-            self.syncer = CampaignSyncer(
-                url_base=self.url_base,
-                headers=self.http_headers,
-                send=self._send_with_policy,
-                concurrency=int(self.config["sync_concurrency"]),
-                logger=self.logger,
+        for account in self.run.accounts:
+            yield from self._account_records(account, context)
+
+    def _account_records(
+        self, account: Account, context: Context | None
+    ) -> Iterable[dict[str, t.Any]]:
+        label = account.label if len(self.run.accounts) > 1 else ""
+        state = _AccountState(account, self.run.client(account), label)
+        state.normalizer = CampaignNormalizer(self.schema, self.API_FIELDS)
+        self._local.state = state
+        try:
+            records = self.request_records(context)
+            sync = (
+                bool(self.config.get("sync_enabled", True))
+                and self.config.get("sync_mode", "all") != "none"
+                and self.ABORT_AT_RECORD_COUNT is None
             )
-            yield from self.syncer.sync_all(records)
-            summary = self.syncer.summary()
-            if self.syncer.failures:
-                self.logger.warning("%s", summary)
+            if not sync:
+                for record in records:
+                    record.update(NOT_SYNCED)
+                    yield record
             else:
-                self.logger.info("%s", summary)
-        self._log_data_repairs()
+                syncer = CampaignSyncer(
+                    url_base=self.url_base,
+                    send=self._sync_sender(state.client),
+                    concurrency=int(self.config["sync_concurrency"]),
+                    logger=self.logger,
+                    label=state.label,
+                )
+                with metrics.http_request_counter(self.name, SYNC_PATH) as counter:
+                    for record in syncer.sync_all(records):
+                        yield record
+                    counter.increment(syncer.calls)
+                summary = syncer.summary()
+                if syncer.failures or syncer.stopped:
+                    self.logger.warning("%s", summary)
+                else:
+                    self.logger.info("%s", summary)
+                if syncer.route_missing:
+                    self.run.fail(account, f"POST {SYNC_PATH}: {syncer.route_missing}")
+            self._log_data_repairs(state)
+        finally:
+            self._local.state = None
 
-    def _send_with_policy(
-        self,
-        request: requests.PreparedRequest,
-        on_attempt: Callable[[], None],
-    ) -> requests.Response:
-        """Send ``request`` with the stream's retry policy, counting attempts."""
+    def _sync_sender(
+        self, client: AccountClient
+    ) -> Callable[[requests.PreparedRequest, Callable[[], None]], requests.Response]:
+        """Send one sync call with the account's full policy, counting attempts."""
 
-        def attempt(
-            prepared: requests.PreparedRequest, context: Context | None
+        def send(
+            request: requests.PreparedRequest, on_attempt: Callable[[], None]
         ) -> requests.Response:
-            on_attempt()
-            return self._request(prepared, context)
+            def attempt() -> requests.Response:
+                on_attempt()
+                response = client.session.send(request, timeout=client.timeout)
+                metrics.log(
+                    self.metrics_logger,
+                    metrics.Point(
+                        "timer",
+                        metric=metrics.Metric.HTTP_REQUEST_DURATION,
+                        value=response.elapsed.total_seconds(),
+                        tags={
+                            metrics.Tag.STREAM: self.name,
+                            metrics.Tag.ENDPOINT: SYNC_PATH,
+                            metrics.Tag.HTTP_STATUS_CODE: response.status_code,
+                            metrics.Tag.STATUS: (
+                                metrics.Status.SUCCEEDED
+                                if response.ok
+                                else metrics.Status.FAILED
+                            ),
+                        },
+                    ),
+                )
+                self.classify(response)
+                return response
 
-        return self.request_decorator(attempt)(request, None)
+            return client.retry.decorate(attempt)()
 
-    def _log_data_repairs(self) -> None:
-        """Say once per run what the data policy had to repair or reject."""
-        normalizer = self.normalizer
-        if normalizer.repairs:
+        return send
+
+    def _log_data_repairs(self, state: _AccountState) -> None:
+        """Say once per account what the data policy had to repair or reject."""
+        normalizer = state.normalizer
+        assert normalizer is not None
+        summary = normalizer.summary()
+        if summary:
             self.logger.warning(
-                "Data repaired per the data policy: %s",
-                ", ".join(f"{k}: {v}" for k, v in sorted(normalizer.repairs.items())),
+                "%sData repaired per the data policy: %s", state.label, summary
             )
         if normalizer.unknown_fields:
             self.logger.info(
-                "Ignored fields not in the schema: %s",
-                ", ".join(sorted(normalizer.unknown_fields)),
-            )
-        if normalizer.rejected:
-            self.logger.error(
-                "Rejected %d items: %s",
-                len(normalizer.rejected),
-                "; ".join(normalizer.rejected[:20]),
+                "%sIgnored fields not in the schema: %s",
+                state.label,
+                ", ".join(sorted(normalizer.unknown_fields)[:20]),
             )

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import signal
+import threading
+import types
 import typing as t
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from typing_extensions import override
 
 from tap_mixoads import streams
-from tap_mixoads.runtime import RunResources
+from tap_mixoads.errors import AccountFailedError, RunInterruptedError
+from tap_mixoads.run import RunContext
 from tap_mixoads.settings import config_problems, raise_for_problems
 from tap_mixoads.writer import FastSingerWriter
 
-if t.TYPE_CHECKING:
-    import requests
-
-    from tap_mixoads.auth import MixoAdsAuthenticator
-    from tap_mixoads.ratelimit import RequestPacer
+#: The taps created by the current ``invoke`` (to read their verdict after
+#: the SDK's sync). Set only while ``invoke`` runs.
+_RUNS: contextvars.ContextVar[list[TapMixoAds] | None] = contextvars.ContextVar(
+    "tap_mixoads_runs", default=None
+)
 
 
 class TapMixoAds(Tap):
@@ -107,10 +113,63 @@ class TapMixoAds(Tap):
         ),
     ).to_dict()
 
-    def discover_streams(self) -> list[streams.CampaignsStream]:
-        """The streams this tap offers."""
-        return [streams.CampaignsStream(self)]
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        runs = _RUNS.get()
+        if runs is not None:
+            runs.append(self)
+        # Replace the SDK's handlers, which exit 0 ("Gracefully shutting
+        # down") and write a final state as if the run had completed.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._on_signal)
+            signal.signal(signal.SIGTERM, self._on_signal)
 
+    def _on_signal(self, signum: int, _frame: types.FrameType | None) -> None:
+        """Stop every API call at once and unwind as an interrupted run."""
+        self.run.stop.set()
+        raise RunInterruptedError(signum)
+
+    @classmethod
+    @override
+    def invoke(cls, **kwargs: t.Any) -> None:
+        """Run the tap; then fail if an account failed (after its state was saved).
+
+        The SDK's ``sync_all`` writes every stream's final state and returns;
+        an account that failed must still make the run exit non-zero, so the
+        verdict is read here, after it.
+
+        Raises:
+            AccountFailedError: one line naming each failed account.
+        """
+        token = _RUNS.set([])
+        try:
+            super().invoke(**kwargs)
+            failures = [f for tap in _RUNS.get() or [] for f in tap.run_failures()]
+        finally:
+            _RUNS.reset(token)
+        if failures:
+            raise AccountFailedError("; ".join(failures))
+
+    def run_failures(self) -> list[str]:
+        """One short sentence per failed account, for the final line."""
+        if "run" not in self.__dict__:
+            return []
+        return [
+            f"account '{client_id}' failed: {why}"
+            for client_id, why in self.run.failures.items()
+        ]
+
+    @override
+    def discover_streams(self) -> list[streams.CampaignsStream]:
+        """The streams this tap offers, handed the run's resources explicitly."""
+        return [streams.CampaignsStream(self, run=self.run)]
+
+    @functools.cached_property
+    def run(self) -> RunContext:
+        """The run's accounts and clients (built on first use, not for --about)."""
+        return RunContext(self.config, self.logger)
+
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Fill in defaults, then check the config before any API call.
 
@@ -128,22 +187,3 @@ class TapMixoAds(Tap):
         if raise_errors:
             raise_for_problems(problems)
         return problems
-
-    @functools.cached_property
-    def _run(self) -> RunResources:
-        return RunResources(self.config)
-
-    @property
-    def authenticator(self) -> MixoAdsAuthenticator:
-        """The run's one authenticator (one token per run, renewed early)."""
-        return self._run.authenticator
-
-    @property
-    def pacer(self) -> RequestPacer:
-        """The run's one pacer: all /api/* calls share the vendor's budget."""
-        return self._run.pacer
-
-    @property
-    def requests_session(self) -> requests.Session:
-        """The run's one HTTP session, paced by the client-side limiter."""
-        return self._run.session

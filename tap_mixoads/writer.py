@@ -1,11 +1,16 @@
 """A faster Singer message writer: orjson, and no flush after every record.
 
-The SDK's writer encodes each message with simplejson and flushes stdout after
-every one, which for a stream of small records costs more than extracting
-them. This writer encodes with orjson straight into stdout's byte buffer and
+Plugged in through the SDK's public ``message_writer_class``. The SDK's
+writer encodes each message with simplejson and flushes stdout after every
+one, which for a stream of small records costs more than extracting them.
+This writer encodes with orjson straight into stdout's byte buffer and
 flushes when it matters: after every non-RECORD message (SCHEMA, STATE, ...,
 so state reaches the target promptly), at least every ``FLUSH_INTERVAL``
 seconds while records flow, and at exit.
+
+A record that knows when its page arrived (:class:`~tap_mixoads.records.
+ExtractedRecord`) gets that as its ``time_extracted``; the SDK stamps the
+moment of writing, which for a record that waited for its sync is later.
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ import typing as t
 
 import orjson
 from singer_sdk.singerlib.encoding import GenericSingerWriter
+from singer_sdk.singerlib.messages import RecordMessage
+from typing_extensions import override
 
 from tap_mixoads.errors import OutputClosedError
+from tap_mixoads.records import ExtractedRecord
 
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib.encoding.simple import Message
@@ -57,22 +65,27 @@ class FastSingerWriter(GenericSingerWriter[bytes, "Message"]):
         # lost (an exception, sys.exit, the end of the run).
         atexit.register(self.flush_at_exit)
 
+    @override
     def serialize_message(self, message: Message) -> bytes:
         """Encode one message as a JSON line (newline included)."""
+        if isinstance(message, RecordMessage) and isinstance(
+            message.record, ExtractedRecord
+        ):
+            message.time_extracted = message.record.extracted_at
         return orjson.dumps(message.to_dict(), default=_default, option=_OPTIONS)
 
+    @override
     def format_message(self, message: Message) -> bytes:
         """Same as serialize_message: the line is already complete."""
         return self.serialize_message(message)
 
+    @override
     def write_message(self, message: Message) -> None:
-        """Write one message; flush unless it is a record in a fast stream."""
-        self.write_line(self.serialize_message(message), is_record=False)
-
-    def write_record(self, payload: dict[str, t.Any]) -> None:
-        """Write a RECORD message given as a ready dict (the fast path)."""
-        line = orjson.dumps(payload, default=_default, option=_OPTIONS)
-        self.write_line(line, is_record=True)
+        """Write one message; records are buffered, anything else flushes."""
+        self.write_line(
+            self.serialize_message(message),
+            is_record=isinstance(message, RecordMessage),
+        )
 
     def write_line(self, line: bytes, *, is_record: bool) -> None:
         """Write an encoded line, flushing per the policy in the module doc."""

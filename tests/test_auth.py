@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 
 import requests
 
-from tap_mixoads.auth import MixoAdsAuthenticator
+from tap_mixoads.http.retry import RetryPolicy
+from tap_mixoads.http.token import TokenSource
 from tap_mixoads.tap import TapMixoAds
 from tests.helpers import DEMO_PASSWORD, error_lines, run_tap, tap_config
 
@@ -51,18 +54,16 @@ def test_short_lived_tokens_are_renewed_before_they_expire(mock_api):
 
 
 def test_an_expired_token_is_renewed_and_the_call_retried_once(mock_api):
-    server = mock_api("calm", token_ttl=1)
+    server = mock_api("calm", token_ttl=3)
     tap = TapMixoAds(config=tap_config(server.url), validate_config=True)
-    stream = tap.streams["campaigns"]
-    auth = tap.authenticator
-    auth.token()
-    time.sleep(1.3)
+    client = tap.run.client(tap.run.accounts[0])
+    client.token.bearer()
+    time.sleep(3.3)
     # Pretend our clock said the token was still fresh: the server decides.
-    auth._refresh_at = time.monotonic() + 3600
-    request = requests.Request(
-        "GET", server.url + "/api/campaigns", params={"page": 1, "limit": 5}
-    ).prepare()
-    response = stream._request(request, None)
+    client.token._refresh_at = time.monotonic() + 3600
+    response = client.session.get(
+        server.url + "/api/campaigns", params={"page": 1, "limit": 5}, timeout=5
+    )
     assert response.status_code == 200
     stats = server.stats()
     assert stats["statuses"]["401"] == 1
@@ -78,31 +79,30 @@ def test_a_token_endpoint_that_fails_transiently_is_retried(mock_api):
 
 
 def test_renewal_time_trusts_issued_at_from_the_response():
-    class FakeResponse:
-        status_code = 200
+    def fake_response(body):
+        response = requests.Response()
+        response.status_code = 200
+        response._content = json.dumps(body).encode()
+        return response
 
-        def __init__(self, body):
-            self._body = body
-
-        def json(self):
-            return self._body
-
-    auth = MixoAdsAuthenticator(
+    logger = logging.getLogger("test")
+    auth = TokenSource(
         api_url="http://127.0.0.1:9",
         email="e",
         password=DEMO_PASSWORD,
         client_id="c",
-        timeout=1,
-        max_tries=1,
+        send=lambda request: fake_response({}),
+        retry=RetryPolicy(max_tries=1, max_rate_limit_wait=300, logger=logger),
+        logger=logger,
     )
     now_mono, now_wall = 1000.0, 1_700_000_000.0
     fresh = auth._parse(
-        FakeResponse({"access_token": "t", "expires_in": 3600, "issued_at": now_wall}),
+        fake_response({"access_token": "t", "expires_in": 3600, "issued_at": now_wall}),
         now_mono,
         now_wall,
     )
     old = auth._parse(
-        FakeResponse(
+        fake_response(
             {"access_token": "t", "expires_in": 3600, "issued_at": now_wall - 1800}
         ),
         now_mono,

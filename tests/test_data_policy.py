@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tap_mixoads.records import CampaignNormalizer
+from tap_mixoads.streams import CampaignsStream
 from tests.helpers import run_tap, tap_config
 
 ALL_IDS = {f"campaign_{i}" for i in range(1, 101)}
@@ -62,8 +63,12 @@ def assert_schema_types(record: dict[str, Any]) -> None:
 # --- unit tests of CampaignNormalizer ------------------------------------
 
 
+def new_normalizer() -> CampaignNormalizer:
+    return CampaignNormalizer(CampaignsStream.schema, CampaignsStream.API_FIELDS)
+
+
 def test_a_clean_campaign_passes_unchanged():
-    normalizer = CampaignNormalizer()
+    normalizer = new_normalizer()
     assert normalizer.normalize(dict(GOOD), where="page 1") == GOOD
     assert not normalizer.repairs and not normalizer.rejected
 
@@ -73,7 +78,7 @@ def test_a_clean_campaign_passes_unchanged():
     ["name", "status", "budget", "impressions", "clicks", "conversions", "created_at"],
 )
 def test_a_missing_field_becomes_null(field):
-    normalizer = CampaignNormalizer()
+    normalizer = new_normalizer()
     raw = {k: v for k, v in GOOD.items() if k != field}
     record = normalizer.normalize(raw, where="page 1")
     assert record is not None
@@ -95,7 +100,7 @@ def test_a_missing_field_becomes_null(field):
     ],
 )
 def test_a_numeric_string_is_coerced(field, sent, expected):
-    normalizer = CampaignNormalizer()
+    normalizer = new_normalizer()
     record = normalizer.normalize({**GOOD, field: sent}, where="page 1")
     assert record is not None
     assert record[field] == expected
@@ -120,7 +125,7 @@ def test_a_numeric_string_is_coerced(field, sent, expected):
     ],
 )
 def test_an_uncoercible_value_becomes_null(field, sent):
-    normalizer = CampaignNormalizer()
+    normalizer = new_normalizer()
     record = normalizer.normalize({**GOOD, field: sent}, where="page 1")
     assert record is not None
     assert record[field] is None
@@ -129,7 +134,7 @@ def test_an_uncoercible_value_becomes_null(field, sent):
 
 
 def test_extra_fields_are_dropped_and_named():
-    normalizer = CampaignNormalizer()
+    normalizer = new_normalizer()
     record = normalizer.normalize(
         {**GOOD, "promo_code": "VIP", "_internal": 1}, where="page 2"
     )
@@ -150,14 +155,14 @@ def test_extra_fields_are_dropped_and_named():
     ],
 )
 def test_an_item_without_an_id_is_rejected_and_reported(raw):
-    normalizer = CampaignNormalizer()
+    normalizer = new_normalizer()
     assert normalizer.normalize(raw, where="page 4") is None
     assert len(normalizer.rejected) == 1
     assert "page 4" in normalizer.rejected[0]
 
 
 def test_a_numeric_id_is_kept_as_a_string():
-    normalizer = CampaignNormalizer()
+    normalizer = new_normalizer()
     record = normalizer.normalize({**GOOD, "id": 17}, where="page 1")
     assert record is not None and record["id"] == "17"
 
@@ -210,13 +215,19 @@ def test_a_drifting_total_loses_and_invents_nothing(mock_api, page_size):
 
 
 @pytest.mark.parametrize("seed", [1, 3])
-def test_a_total_that_drifts_down_on_the_only_page_loses_nothing(mock_api, seed):
-    # Seeds 1 and 3 make the single page report a total below 100.
+def test_a_total_that_drifts_down_on_the_only_page_is_authoritative(mock_api, seed):
+    # Seeds 1 and 3 make the single page report a total below 100. The
+    # contract says the total is authoritative and a campaign past the largest
+    # total reported is never emitted (padding looks exactly like this): the
+    # rows past it are cut, and the cut is said in a warning.
     server = mock_api("calm", vendor_quirks=False, total_drift=3, seed=seed)
     run = run_tap(tap_config(server.url, page_size=100, sync_enabled=False))
     assert run.returncode == 0, run.stderr[-3000:]
     assert server.stats()["faults"].get("total_drift", 0) > 0
-    assert set(run.ids) == ALL_IDS
+    kept = len(run.ids)
+    assert 97 <= kept < 100
+    assert run.ids == [f"campaign_{i}" for i in range(1, kept + 1)]
+    assert f"skipped {100 - kept} campaigns past the total ({kept})" in run.stderr
 
 
 def test_phantom_campaigns_past_the_end_are_not_loaded(mock_api):

@@ -137,7 +137,10 @@ def test_token_endpoint_failing_transiently_is_retried(mock_api):
     assert stats["faults"].get("token_error", 0) > 0, stats["faults"]
     assert stats["tokens_issued"] >= 2, stats
     assert_all_synced(run, stats)
-    assert "POST /auth/token failed (503" in run.stderr
+    # One retry line format for every endpoint, the token endpoint included.
+    assert "Retrying in" in run.stderr
+    assert "POST /auth/token answered 503" in run.stderr
+    assert "Backing off" not in run.stderr
 
 
 def test_sync_that_keeps_failing_is_recorded_with_a_reason(mock_api):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import requests
 
@@ -45,41 +47,57 @@ def _response(body: dict) -> requests.Response:
     return response
 
 
+def _rows(first: int, n: int) -> list[dict]:
+    return [{"id": f"campaign_{i}"} for i in range(first, first + n)]
+
+
+def _read_pages(paginator: CampaignPaginator, bodies: list[dict]) -> list:
+    """Feed pages 1..n in order; return each page's next-page decision."""
+    decisions = []
+    for body in bodies:
+        response = _response(body)
+        decisions.append(paginator.get_next(response))
+        if paginator.get_next(response) is not None:
+            paginator.advance(response)
+    return decisions
+
+
 def test_paginator_trusts_total_over_has_more():
-    paginator = CampaignPaginator(page_size=7)
-    # has_more says no at page 10, but 70 < total 100: keep going.
-    paginator._value = 10
-    body = {
-        "data": [{"id": "x"}],
-        "pagination": {"page": 10, "limit": 7, "total": 100, "has_more": False},
+    # has_more says no at page 1, but 7 < total 14: keep going.
+    paginator = CampaignPaginator(page_size=7, logger=logging.getLogger("t"))
+    first = {
+        "data": _rows(1, 7),
+        "pagination": {"page": 1, "limit": 7, "total": 14, "has_more": False},
     }
-    assert paginator.get_next(_response(body)) == 11
+    assert paginator.get_next(_response(first)) == 2
     # has_more says yes, but the total is reached: stop.
-    paginator._value = 1
+    paginator = CampaignPaginator(page_size=100, logger=logging.getLogger("t"))
     body = {
-        "data": [{"id": "x"}],
+        "data": _rows(1, 100),
         "pagination": {"page": 1, "limit": 100, "total": 100, "has_more": True},
     }
     assert paginator.get_next(_response(body)) is None
 
 
 def test_paginator_uses_has_more_only_without_total():
-    paginator = CampaignPaginator(page_size=10)
-    body = {"data": [{"id": "x"}], "pagination": {"page": 1, "has_more": True}}
+    paginator = CampaignPaginator(page_size=1, logger=logging.getLogger("t"))
+    body = {"data": _rows(1, 1), "pagination": {"page": 1, "has_more": True}}
     assert paginator.get_next(_response(body)) == 2
-    body = {"data": [{"id": "x"}], "pagination": {"page": 1, "has_more": False}}
+    paginator = CampaignPaginator(page_size=1, logger=logging.getLogger("t"))
+    body = {"data": _rows(1, 1), "pagination": {"page": 1, "has_more": False}}
     assert paginator.get_next(_response(body)) is None
-    assert (
-        paginator.get_next(_response({"data": [], "pagination": {"total": 500}}))
-        is None
-    )
+    paginator = CampaignPaginator(page_size=1, logger=logging.getLogger("t"))
+    assert paginator.get_next(_response({"data": [], "pagination": {}})) is None
 
 
 def test_shrinking_total_never_ends_the_run_early():
-    paginator = CampaignPaginator(page_size=10)
-    paginator._value = 8
-    first = {"data": [{"id": "x"}], "pagination": {"total": 100}}
-    assert paginator.get_next(_response(first)) == 9
-    paginator._value = 9
-    shrunk = {"data": [{"id": "x"}], "pagination": {"total": 88}}
-    assert paginator.get_next(_response(shrunk)) == 10
+    paginator = CampaignPaginator(page_size=10, logger=logging.getLogger("t"))
+    decisions = _read_pages(
+        paginator,
+        [
+            {"data": _rows(1, 10), "pagination": {"total": 100}},
+            {"data": _rows(11, 10), "pagination": {"total": 88}},
+        ],
+    )
+    assert decisions == [2, 3]
+    assert paginator.max_total == 100

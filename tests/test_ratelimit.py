@@ -6,7 +6,7 @@ import itertools
 import threading
 import time
 
-from tap_mixoads.ratelimit import RequestPacer, pacing_interval_ms
+from tap_mixoads.http.budget import RequestPacer, pacing_interval_ms
 from tests.conftest import query
 from tests.helpers import run_pipeline, run_tap, tap_config
 

@@ -24,10 +24,10 @@ def _capture(monkeypatch):
 def test_records_are_buffered_and_state_flushes_them(monkeypatch):
     raw = _capture(monkeypatch)
     writer = FastSingerWriter()
-    writer.write_record({"type": "RECORD", "stream": "s", "record": {"id": "a"}})
+    writer.write_message(RecordMessage(stream="s", record={"id": "a"}))
     # Buffered: nothing reached stdout yet (unless the interval elapsed).
     writer._last_flush = float("inf")
-    writer.write_record({"type": "RECORD", "stream": "s", "record": {"id": "b"}})
+    writer.write_message(RecordMessage(stream="s", record={"id": "b"}))
     writer.write_message(StateMessage(value={"bookmarks": {}}))
     lines = [json.loads(line) for line in raw.getvalue().splitlines()]
     assert [m["type"] for m in lines] == ["RECORD", "RECORD", "STATE"]
@@ -40,7 +40,7 @@ def test_buffer_is_written_when_it_grows_large(monkeypatch):
     writer = FastSingerWriter()
     writer._last_flush = float("inf")
     for i in range(10):
-        writer.write_record({"type": "RECORD", "stream": "s", "record": {"id": str(i)}})
+        writer.write_message(RecordMessage(stream="s", record={"id": str(i)}))
     assert raw.getvalue().count(b"\n") >= 5
 
 
@@ -51,6 +51,7 @@ def test_messages_encode_like_the_sdk(monkeypatch):
         stream="s", record={"n": decimal.Decimal("1.5"), "i": decimal.Decimal(2)}
     )
     writer.write_message(message)
+    writer.flush()
     assert json.loads(raw.getvalue()) == {
         "type": "RECORD",
         "stream": "s",

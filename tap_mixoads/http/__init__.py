@@ -1,0 +1,1 @@
+"""The HTTP path of one account: transport, token, retry policy, budget."""

@@ -1,0 +1,152 @@
+"""Client-side rate limiting: keep every client id inside the vendor's budget.
+
+The Ad Platform API allows a fixed number of ``/api/*`` calls per sliding 60 s
+window per client id, counting list and sync calls together, and answers 429
+past it. Reacting to 429s wastes a call *and* a whole window, so the tap paces
+itself instead: calls are spread evenly, one every ``60 / requests_per_minute``
+seconds (plus a small safety margin). Even pacing also respects servers whose
+window is shorter than a minute (e.g. 10 calls per 6 s for a budget of 100 per
+minute), which a limiter that allowed a minute's budget in one burst would not.
+
+Turns come from a pyrate-limiter bucket holding ``Rate(1, interval)``: an
+in-memory bucket for one process, or a bucket in a shared store (see
+:mod:`tap_mixoads.http.shared_budget`) so that every process using the same
+client id takes its turn from one budget.
+
+A turn is not a departure: a call can leave later than its turn (a token
+renewal, a busy CPU), and the server counts arrivals. ``mark_sending`` checks
+the real departure times of this process's last calls and waits until no run
+of k consecutive calls is shorter than k intervals.
+
+When a 429 arrives anyway (a noisy network, or another process that uses the
+same client id without sharing the budget), the pace adapts: the interval is
+multiplied by ``SLOWDOWN_FACTOR`` (at most once per interval, up to
+``MAX_SLOWDOWN``) and recovers by ``RECOVERY_STEP`` per call, never below a
+margin that stays widened for the rest of the run. So a noisy box costs one
+429, not one per window, and two runs that collide share the budget.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import threading
+import time
+import typing as t
+
+from pyrate_limiter import InMemoryBucket, Limiter, Rate
+
+if t.TYPE_CHECKING:
+    from pyrate_limiter import AbstractBucket
+
+#: Extra spacing on top of the exact interval, as a fraction of it. The server
+#: checks that call i+N arrives a full window after call i, so what matters is
+#: the slack per window: 0.3% is 180 ms per 60 s window.
+SAFETY_MARGIN = 0.003
+#: Fixed extra spacing (milliseconds) per call, which dominates at high rates.
+SAFETY_MARGIN_MS = 5
+#: How many recent departures ``mark_sending`` checks.
+MAX_GUARDED_CALLS = 100
+#: After a 429 the interval is multiplied by this ...
+SLOWDOWN_FACTOR = 2.0
+#: ... up to this many times the budget's own interval ...
+MAX_SLOWDOWN = 16.0
+#: ... and shrinks back by this factor per call that leaves ...
+RECOVERY_STEP = 0.97
+#: ... but never below this, once the run has seen a 429 (a widened margin).
+WIDENED_MARGIN = 1.03
+
+
+def pacing_interval_ms(requests_per_minute: float) -> int:
+    """Return the spacing between two calls that keeps within the budget.
+
+    Returns:
+        Milliseconds between consecutive calls, safety margin included.
+    """
+    exact = 60_000 / requests_per_minute
+    return math.ceil(exact * (1 + SAFETY_MARGIN) + SAFETY_MARGIN_MS)
+
+
+class RequestPacer:
+    """A thread-safe gate that lets one ``/api/*`` call through per interval.
+
+    Args:
+        requests_per_minute: the client id's budget.
+        name: the client id: the bucket item name, and for log lines.
+        bucket: where turns are kept; default: in this process only.
+        logger: where the adaptive pace reports itself.
+    """
+
+    def __init__(
+        self,
+        requests_per_minute: float,
+        *,
+        name: str = "api",
+        bucket: AbstractBucket | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.interval_ms = pacing_interval_ms(requests_per_minute)
+        self.name = name
+        self.logger = logger or logging.getLogger("tap-mixoads.budget")
+        self._base_s = self.interval_ms / 1000
+        self._slowdown = 1.0
+        self._floor = 1.0
+        self._last_slowdown_at = -math.inf
+        self.rate_limited = 0
+        self._departures: collections.deque[float] = collections.deque(
+            maxlen=max(1, min(math.ceil(requests_per_minute), MAX_GUARDED_CALLS))
+        )
+        self._lock = threading.Lock()
+        # buffer_ms is pyrate-limiter's extra sleep after a computed wait; our
+        # own margin already covers drift, so none on top.
+        self._limiter = Limiter(
+            bucket or InMemoryBucket([Rate(1, self.interval_ms)]), buffer_ms=0
+        )
+
+    @property
+    def interval_s(self) -> float:
+        """The spacing in force now (the budget's, or wider after a 429)."""
+        return self._base_s * self._slowdown
+
+    def acquire(self) -> None:
+        """Block until the next call may be sent (a turn from the bucket)."""
+        self._limiter.try_acquire(self.name, blocking=True)
+
+    def mark_sending(self) -> None:
+        """Wait, if earlier calls left late, then record this departure now.
+
+        Holding the lock while waiting is deliberate: departures must be
+        recorded in the order they happen.
+        """
+        with self._lock:
+            interval = self.interval_s
+            now = time.monotonic()
+            earliest = now
+            for k, departed in enumerate(reversed(self._departures), start=1):
+                earliest = max(earliest, departed + k * interval)
+            if earliest > now:
+                time.sleep(earliest - now)
+                now = time.monotonic()
+            self._departures.append(now)
+            self._slowdown = max(self._floor, self._slowdown * RECOVERY_STEP)
+
+    def note_rate_limited(self) -> bool:
+        """Slow down after a 429; True the first time (worth a warning)."""
+        with self._lock:
+            self.rate_limited += 1
+            first = self.rate_limited == 1
+            now = time.monotonic()
+            # Concurrent calls answered 429 together are one signal, not many.
+            if now - self._last_slowdown_at >= self.interval_s:
+                self._slowdown = min(MAX_SLOWDOWN, self._slowdown * SLOWDOWN_FACTOR)
+                self._floor = WIDENED_MARGIN
+                self._last_slowdown_at = now
+            return first
+
+    def close(self) -> None:
+        """Release the bucket's resources (a shared store's connection)."""
+        bucket = getattr(self._limiter, "bucket_factory", None)
+        closer = getattr(bucket, "close", None)
+        if callable(closer):
+            closer()

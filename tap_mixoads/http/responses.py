@@ -1,0 +1,169 @@
+"""Reading API responses: decode once, classify, describe without secrets.
+
+Every module that looks at a response (the transport, the token exchange, the
+stream's ``validate_response``, the sync hook, the CLI) uses these helpers, so
+a response is decoded once and every message about it has one shape:
+``METHOD /path answered STATUS (server's short error text)``. Only the URL
+path is ever shown: query strings, headers and bodies beyond the error text
+never reach a message.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+
+#: The error text the API uses for an expired bearer token.
+TOKEN_EXPIRED_ERROR = "Token expired"
+#: Longest server error text quoted in our own messages.
+MAX_QUOTED_ERROR_CHARS = 120
+#: Attribute under which a decoded body is cached on its response object.
+_DECODED_ATTR = "mixoads_decoded_json"
+
+
+def decode_json(response: requests.Response) -> t.Any:
+    r"""Decode a response body once, fast, and remember the result on it.
+
+    orjson is strict: a lone surrogate escape (``"\\ud800"``) is invalid
+    UTF-8 for it. Such a body is decoded again with the standard library,
+    which keeps the surrogate; the data policy then repairs that one value
+    instead of the whole page failing on every attempt.
+
+    Raises:
+        ValueError: the body is not valid JSON.
+    """
+    cached = response.__dict__.get(_DECODED_ATTR, _MISSING)
+    if cached is _MISSING:
+        content = response.content
+        try:
+            cached = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            cached = _decode_leniently(content)
+        response.__dict__[_DECODED_ATTR] = cached
+    return cached
+
+
+_MISSING = object()
+
+
+def _decode_leniently(content: bytes) -> t.Any:
+    """The standard library's decoder, for bodies orjson refuses.
+
+    Raises:
+        ValueError: the body is not JSON at all.
+    """
+    import json
+
+    try:
+        text = content.decode("utf-8", errors="surrogatepass")
+    except UnicodeDecodeError as exc:
+        raise ValueError(str(exc)) from None
+    return json.loads(text)
+
+
+def release(response: requests.Response) -> None:
+    """Drop a consumed page's decoded body, so only the current page is held."""
+    response.__dict__.pop(_DECODED_ATTR, None)
+
+
+def path_of(url: str | None) -> str:
+    """The path of ``url``: what messages show instead of the whole URL."""
+    return urlsplit(url or "").path
+
+
+def error_text(response: requests.Response) -> str:
+    """The server's short error text (``error``, else ``message``, else reason)."""
+    try:
+        body = decode_json(response)
+    except ValueError:
+        body = None
+    text: t.Any = response.reason or "no detail"
+    if isinstance(body, dict) and (body.get("error") or body.get("message")):
+        text = body.get("error") or body.get("message")
+    return printable(str(text))[:MAX_QUOTED_ERROR_CHARS]
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (NUL, newlines) made visible.
+
+    Server text goes into log lines, error lines and the ``sync_error``
+    column; a NUL cannot be stored in PostgreSQL text, and a newline would
+    split a one-line error.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
+def describe(response: requests.Response) -> str:
+    """Return ``METHOD /path answered status (error)``, without secrets."""
+    request = response.request
+    method = request.method if request is not None else "?"
+    return (
+        f"{method} {path_of(response.url)} answered {response.status_code} "
+        f"({error_text(response)})"
+    )
+
+
+def is_token_expired(response: requests.Response) -> bool:
+    """Tell a "Token expired" 401 from other 401s (bad or missing token)."""
+    if response.status_code != requests.codes.unauthorized:
+        return False
+    try:
+        body = decode_json(response)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("error") == TOKEN_EXPIRED_ERROR
+
+
+def is_platform_error(response: requests.Response) -> bool:
+    """Whether an error body has the platform's JSON shape (``error`` key).
+
+    A proxy or a moved route answers with HTML or text; only the platform's
+    own answer is evidence about the resource asked for.
+    """
+    try:
+        body = decode_json(response)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("error"), str)
+
+
+def describe_failure(exc: BaseException | None) -> str:
+    """A one-line, secret-free description of a failed attempt or call."""
+    if exc is None:
+        return "unknown failure"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return f"no answer within the timeout ({type(exc).__name__})"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if _refused(exc):
+            return "connection refused (is the API running at api_url?)"
+        return f"connection failed ({type(exc).__name__})"
+    if isinstance(exc, requests.exceptions.RequestException):
+        return f"connection failed ({type(exc).__name__})"
+    text = str(exc.args[0]) if exc.args else type(exc).__name__
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return printable(first)
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a connection error was a refusal (nothing listens there)."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        nested = seen.args[0] if seen.args else None
+        reason = getattr(nested, "reason", None) or getattr(seen, "reason", None)
+        if isinstance(reason, ConnectionRefusedError) or "Connection refused" in str(
+            reason
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__ or reason or None
+        if isinstance(seen, str):
+            return False
+    return False

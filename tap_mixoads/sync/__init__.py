@@ -1,0 +1,1 @@
+"""After extraction: the per-campaign sync hook."""

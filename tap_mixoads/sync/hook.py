@@ -1,0 +1,304 @@
+"""The post-extract hook: sync every extracted campaign on the platform.
+
+``POST /api/campaigns/{id}/sync`` takes about 2 s and shares the vendor's
+request budget with the list calls, so doing it one campaign at a time would
+spend most of the run waiting for answers. The hook keeps up to
+``sync_concurrency`` calls in flight on worker threads; the account's budget
+(see :mod:`tap_mixoads.http.budget`) keeps the total within the limit, so the
+run ends close to the floor the rate limit allows.
+
+Records come out in extraction order: the hook holds only a bounded window of
+records waiting for their sync, never the whole run. A campaign whose sync
+fails after every retry is not dropped: its record is emitted with the
+failure recorded, and the run ends with a summary line.
+
+A sync answered 404 *with the platform's own error body* says that one
+campaign does not exist: its record is dropped and named. A 404 that is not
+the platform's (a proxy, a moved route), or 404s for most campaigns, say the
+sync endpoint itself is missing: syncing stops, every record is kept, and the
+run fails with one line.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import threading
+import typing as t
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import requests
+
+from tap_mixoads.http.endpoints import SYNC_PATH
+from tap_mixoads.http.responses import (
+    decode_json,
+    describe,
+    describe_failure,
+    is_platform_error,
+    printable,
+)
+from tap_mixoads.records import iso_datetime_or_none
+
+if t.TYPE_CHECKING:
+    import logging
+    from collections.abc import Iterable, Iterator
+
+#: Records waiting for their sync per worker: enough for the list calls to run
+#: ahead of the syncs, little enough to keep memory flat.
+WINDOW_PER_WORKER = 8
+#: Failed campaigns named in the summary line before it says "and N more".
+MAX_NAMED_FAILURES = 20
+#: Platform 404s needed before "most campaigns 404" means a missing route.
+MIN_404S_FOR_MISSING_ROUTE = 3
+#: Longest error text stored in ``sync_error``.
+MAX_ERROR_CHARS = 500
+
+SUCCESS = "success"
+FAILED = "failed"
+#: Outcome of a sync answered 404 by the platform: the campaign does not exist.
+NOT_FOUND = "not_found"
+#: Not synced in this run because syncing stopped (breaker, missing route).
+DEFERRED = "deferred"
+
+SendFunc = t.Callable[
+    [requests.PreparedRequest, t.Callable[[], None]], requests.Response
+]
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What happened to one campaign's sync, as it goes onto the record."""
+
+    status: str
+    synced_at: str | None = None
+    http_status: int | None = None
+    error: str | None = None
+    attempts: int = 0
+
+    def as_fields(self) -> dict[str, t.Any]:
+        """The record fields this outcome fills in."""
+        return {
+            "sync_status": self.status,
+            "synced_at": self.synced_at,
+            "sync_http_status": self.http_status,
+            "sync_error": self.error,
+            "sync_attempts": self.attempts,
+        }
+
+
+#: Fields of a record when the hook is off.
+NOT_SYNCED: dict[str, t.Any] = {
+    "sync_status": None,
+    "synced_at": None,
+    "sync_http_status": None,
+    "sync_error": None,
+    "sync_attempts": None,
+}
+
+
+def campaign_order(campaign_id: str) -> tuple[str, int, str]:
+    """Sort key: ``campaign_7`` before ``campaign_42`` (numbers as numbers)."""
+    match = re.match(r"^(.*?)(\d+)$", campaign_id)
+    if match is None:
+        return (campaign_id, -1, "")
+    return (match.group(1), int(match.group(2)), campaign_id)
+
+
+def plural(n: int, word: str) -> str:
+    """``1 attempt``, ``2 attempts``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+class SyncRouteMissingError(Exception):
+    """The sync endpoint itself answers 404: stop syncing, fail the run."""
+
+
+class CampaignSyncer:
+    """Runs the sync calls concurrently and merges outcomes into records.
+
+    Args:
+        url_base: the API base URL.
+        send: sends one prepared request with the full policy (auth, budget,
+            timeout, retries) and returns the final response; raises when
+            the call fails for good. Its second argument is called once per
+            attempt.
+        concurrency: most sync calls in flight at once.
+        logger: where progress and the summary go.
+        label: names the account in log lines (``[client acme]``).
+    """
+
+    def __init__(
+        self,
+        *,
+        url_base: str,
+        send: SendFunc,
+        concurrency: int,
+        logger: logging.Logger,
+        label: str = "",
+    ) -> None:
+        self._url_base = url_base
+        self._send = send
+        self.concurrency = concurrency
+        self.logger = logger
+        self.label = label
+        self._lock = threading.Lock()
+        self.succeeded = 0
+        self.failures: list[tuple[str, str]] = []
+        self.not_found: list[str] = []
+        self.deferred = 0
+        self.calls = 0
+        self.route_missing: str | None = None
+
+    @property
+    def stopped(self) -> bool:
+        """Whether syncing stopped for the rest of the run."""
+        return self.route_missing is not None
+
+    def sync_one(self, campaign_id: str) -> SyncOutcome:
+        """Sync one campaign; never raises, the outcome says what happened."""
+        if self.stopped:
+            return self._deferred()
+        url = self._url_base + SYNC_PATH.format(id=quote(campaign_id, safe=""))
+        request = requests.Request(
+            "POST", url, json={"campaign_id": campaign_id}
+        ).prepare()
+        attempts = 0
+
+        def count_attempt() -> None:
+            nonlocal attempts
+            attempts += 1
+
+        try:
+            response = self._send(request, count_attempt)
+        except Exception as exc:  # every failure becomes an outcome
+            outcome = self._failure(campaign_id, exc, attempts)
+        else:
+            body = decode_json(response)
+            ok = isinstance(body, dict) and body.get("success") is True
+            outcome = SyncOutcome(
+                status=SUCCESS if ok else FAILED,
+                synced_at=iso_datetime_or_none(body["synced_at"]) if ok else None,
+                http_status=response.status_code,
+                error=None if ok else "sync answer did not report success",
+                attempts=attempts,
+            )
+        self._count(campaign_id, outcome)
+        return outcome
+
+    def _failure(self, campaign_id: str, exc: Exception, attempts: int) -> SyncOutcome:
+        failed: requests.Response | None = getattr(exc, "response", None)
+        status = failed.status_code if failed is not None else None
+        reason = describe(failed) if failed is not None else describe_failure(exc)
+        if status == requests.codes.not_found:
+            assert failed is not None
+            if not is_platform_error(failed):
+                self._stop_route(f"{reason}, not the platform's answer")
+                return self._deferred()
+            return SyncOutcome(NOT_FOUND, http_status=status, error=reason)
+        return SyncOutcome(
+            status=FAILED,
+            http_status=status,
+            error=printable(reason)[:MAX_ERROR_CHARS],
+            attempts=attempts,
+        )
+
+    def _deferred(self) -> SyncOutcome:
+        return SyncOutcome(DEFERRED, error=self.route_missing)
+
+    def _stop_route(self, why: str) -> None:
+        with self._lock:
+            if self.route_missing is None:
+                self.route_missing = f"the sync endpoint is missing ({why})"
+                self.logger.error(
+                    "%sPOST %s: %s; syncing stops, every record is kept",
+                    self.label,
+                    SYNC_PATH,
+                    self.route_missing,
+                )
+
+    def _count(self, campaign_id: str, outcome: SyncOutcome) -> None:
+        with self._lock:
+            self.calls += outcome.attempts
+            if outcome.status == SUCCESS:
+                self.succeeded += 1
+            elif outcome.status == DEFERRED:
+                self.deferred += 1
+            elif outcome.status == NOT_FOUND:
+                self.not_found.append(campaign_id)
+            else:
+                label = f"{outcome.http_status}" if outcome.http_status else "no answer"
+                tries = plural(outcome.attempts, "attempt")
+                self.failures.append((campaign_id, f"{label} after {tries}"))
+            missing = len(self.not_found)
+        if outcome.status == NOT_FOUND:
+            if missing >= MIN_404S_FOR_MISSING_ROUTE and missing > self.succeeded:
+                self._stop_route(
+                    f"{missing} campaigns answered 404 and only {self.succeeded} synced"
+                )
+            else:
+                self.logger.warning(
+                    "%s%s was listed but its sync answered 404: the platform does "
+                    "not know it, so its record is dropped",
+                    self.label,
+                    campaign_id,
+                )
+
+    def sync_all(
+        self, records: Iterable[dict[str, t.Any]]
+    ) -> Iterator[dict[str, t.Any]]:
+        """Yield each record, in order, with its sync outcome merged in."""
+        window = max(1, self.concurrency * WINDOW_PER_WORKER)
+        pending: collections.deque[tuple[dict[str, t.Any], Future[SyncOutcome]]]
+        pending = collections.deque()
+        executor = ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix="mixoads-sync"
+        )
+        try:
+            for record in records:
+                pending.append((record, executor.submit(self.sync_one, record["id"])))
+                yield from self._drain(pending, keep=window - 1)
+            yield from self._drain(pending, keep=0)
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def _drain(
+        self,
+        pending: collections.deque[tuple[dict[str, t.Any], Future[SyncOutcome]]],
+        *,
+        keep: int,
+    ) -> Iterator[dict[str, t.Any]]:
+        """Yield finished records, oldest first, until ``keep`` remain."""
+        while len(pending) > keep:
+            record, future = pending.popleft()
+            outcome = future.result()
+            if outcome.status == NOT_FOUND:
+                # Dropped only while the route is known to work (a success
+                # seen, and not judged missing since): otherwise kept.
+                if not self.stopped and self.succeeded > 0:
+                    continue
+                outcome = SyncOutcome(FAILED, http_status=404, error=outcome.error)
+            record.update(outcome.as_fields())
+            yield record
+
+    def summary(self) -> str:
+        """One line: how many synced, and which failed and why."""
+        total = self.succeeded + len(self.failures)
+        line = f"{self.label}synced {self.succeeded}/{total}"
+        if self.failures:
+            ordered = sorted(self.failures, key=lambda f: campaign_order(f[0]))
+            named = ", ".join(
+                f"{cid} ({why})" for cid, why in ordered[:MAX_NAMED_FAILURES]
+            )
+            more = len(self.failures) - MAX_NAMED_FAILURES
+            line += f"; failed: {named}" + (f" and {more} more" if more > 0 else "")
+        if self.deferred:
+            line += f"; deferred: {self.deferred}"
+        if self.not_found and not self.stopped:
+            names = sorted(self.not_found, key=campaign_order)[:5]
+            line += (
+                f"; dropped {plural(len(self.not_found), 'listed campaign')} the "
+                f"platform does not know (404): {', '.join(names)}"
+            )
+        return line
