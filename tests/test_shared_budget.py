@@ -404,7 +404,8 @@ def test_old_turns_are_trimmed(tmp_path: Path, pg_url: str) -> None:
             bucket: Any = pacer._limiter.bucket_factory.bucket  # type: ignore[attr-defined]
             for _ in range(5):
                 pacer.acquire()
-            assert bucket.count() == 5
+            # (pyrate's leak thread may already have run once, at start)
+            assert 1 <= bucket.count() <= 5
             bucket.leak(bucket.now())
             assert bucket.count() <= 1
         finally:
@@ -423,7 +424,7 @@ def assert_one_line_error(err: ConfigError, *, secret: str | None = None) -> str
     return message
 
 
-def test_closed_port_stops_before_any_call(mock_api: Any) -> None:
+def test_closed_port_stops_before_any_call() -> None:
     port = free_port()
     url = f"postgresql://budget:Sup3rS3cret@127.0.0.1:{port}/budgets"
     with pytest.raises(ConfigError) as info:
