@@ -22,8 +22,8 @@ import sys
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-from tap_mixoads.errors import MixoAdsError, RunInterruptedError, ShortReadError
-from tap_mixoads.http.responses import describe_failure, error_text, path_of
+from tap_mixoads.errors import MixoAdsError, RunInterruptedError
+from tap_mixoads.http.responses import final_failure
 from tap_mixoads.tap import TapMixoAds
 
 EXIT_FAILURE = 1
@@ -42,29 +42,13 @@ def main() -> None:
         )
         sys.stderr.flush()
         os._exit(128 + exc.signum)
-    except RetriableAPIError as exc:
-        fail(exhausted(exc))
-    except (MixoAdsError, FatalAPIError) as exc:
-        fail(describe_failure(exc))
-    except requests.exceptions.RequestException as exc:
-        # Retries exhausted on a timeout or a broken connection.
-        request = exc.request
-        where = "an API call"
-        if request is not None:
-            where = f"{request.method} {path_of(request.url)}"
-        fail(f"{where} failed on every attempt: {describe_failure(exc)}")
-
-
-def exhausted(exc: RetriableAPIError) -> str:
-    """The line for a call whose every attempt failed: where, and the last answer."""
-    response = exc.response
-    if isinstance(exc, ShortReadError) or response is None:
-        return f"{describe_failure(exc)} (on every attempt)"
-    request = response.request
-    return (
-        f"{request.method} {path_of(response.url)} failed on every attempt: last "
-        f"answer {response.status_code} ({error_text(response)})"
-    )
+    except (
+        MixoAdsError,
+        FatalAPIError,
+        RetriableAPIError,
+        requests.exceptions.RequestException,
+    ) as exc:
+        fail(final_failure(exc))
 
 
 def fail(message: str) -> None:

@@ -11,6 +11,7 @@ is the account whose thread runs it (see ``_current``).
 from __future__ import annotations
 
 import datetime
+import queue
 import threading
 import typing as t
 
@@ -27,7 +28,13 @@ from tap_mixoads.errors import (
     RetriableError,
 )
 from tap_mixoads.http.endpoints import CAMPAIGNS_PATH, SYNC_PATH, template_of
-from tap_mixoads.http.responses import decode_json, describe, path_of, release
+from tap_mixoads.http.responses import (
+    decode_json,
+    describe,
+    final_failure,
+    path_of,
+    release,
+)
 from tap_mixoads.http.retry import parse_retry_after
 from tap_mixoads.pagination import CampaignPaginator
 from tap_mixoads.records import CampaignNormalizer, ExtractedRecord
@@ -43,6 +50,8 @@ if t.TYPE_CHECKING:
     from tap_mixoads.http.client import AccountClient
     from tap_mixoads.run import RunContext
 
+#: Records waiting between the account threads and the writer (back-pressure).
+MAX_QUEUED_RECORDS = 2000
 #: The sync outcome columns, filled by the sync hook.
 SYNC_FIELDS = tuple(NOT_SYNCED)
 
@@ -68,13 +77,20 @@ class CampaignsStream(RESTStream[int]):
 
     name = "campaigns"
     path = CAMPAIGNS_PATH
-    primary_keys = ("id",)
+    # Campaign ids are unique only within an account.
+    primary_keys = ("client_id", "id")
     replication_key = None
     # records.CampaignNormalizer already returns exactly the schema's types,
     # so the SDK's generic per-record conformance would only cost time.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     schema = th.PropertiesList(
+        th.Property(
+            "client_id",
+            th.StringType,
+            required=True,
+            description="The account (X-Client-ID) the campaign belongs to",
+        ),
         th.Property("id", th.StringType, required=True, description="Campaign id"),
         th.Property("name", th.StringType),
         th.Property("status", th.StringType, description="active, paused, ..."),
@@ -250,9 +266,77 @@ class CampaignsStream(RESTStream[int]):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """Extract, then (unless disabled or a dry run) sync every campaign."""
+        """Every account's campaigns; several accounts run concurrently.
+
+        One account (no ``accounts`` setting) runs on this thread and its
+        failure ends the run as before. With several, each runs on its own
+        thread with its own client and sync workers; records meet in a
+        bounded queue. An account that fails is logged with one line and
+        recorded (the run exits non-zero after every other account's records
+        and state are written).
+        """
+        self.run.open()
+        accounts = self.run.accounts
+        try:
+            if len(accounts) == 1:
+                yield from self._account_records(accounts[0], context)
+            else:
+                yield from self._concurrent_records(accounts, context)
+        finally:
+            self._log_account_summaries()
+
+    def _concurrent_records(
+        self, accounts: list[Account], context: Context | None
+    ) -> Iterable[dict[str, t.Any]]:
+        records: queue.Queue[t.Any] = queue.Queue(maxsize=MAX_QUEUED_RECORDS)
+        done = object()
+
+        def work(account: Account) -> None:
+            try:
+                for record in self._account_records(account, context):
+                    records.put(record)
+            except Exception as exc:  # one account's failure never stops the rest
+                self._account_failed(account, exc)
+            finally:
+                records.put(done)
+
+        threads = [
+            threading.Thread(
+                target=work,
+                args=(account,),
+                name=f"mixoads-{account.client_id}",
+                daemon=True,
+            )
+            for account in accounts
+        ]
+        for thread in threads:
+            thread.start()
+        running = len(threads)
+        while running:
+            item = records.get()
+            if item is done:
+                running -= 1
+            else:
+                yield item
+
+    def _account_failed(self, account: Account, exc: Exception) -> None:
+        message = final_failure(exc)
+        if isinstance(exc, RateLimitedError):
+            message += " (more than max_rate_limit_wait, or every attempt)"
+        self.logger.error("%saccount failed: %s", account.label, message)
+        self.run.fail(account, message)
+
+    def _log_account_summaries(self) -> None:
         for account in self.run.accounts:
-            yield from self._account_records(account, context)
+            report = self.run.reports.get(account.client_id)
+            if report is None:
+                continue
+            failed = self.run.failures.get(account.client_id)
+            line = report.summary_line()
+            if failed:
+                self.logger.error("%sFAILED (%s): %s", account.label, failed, line)
+            else:
+                self.logger.info("%sdone: %s", account.label, line)
 
     def _account_records(
         self, account: Account, context: Context | None
@@ -261,8 +345,9 @@ class CampaignsStream(RESTStream[int]):
         state = _AccountState(account, self.run.client(account), label)
         state.normalizer = CampaignNormalizer(self.schema, self.API_FIELDS)
         self._local.state = state
+        report = self.run.report(account)
         try:
-            records = self.request_records(context)
+            records = self._with_client_id(account, self.request_records(context))
             sync = (
                 bool(self.config.get("sync_enabled", True))
                 and self.config.get("sync_mode", "all") != "none"
@@ -271,6 +356,7 @@ class CampaignsStream(RESTStream[int]):
             if not sync:
                 for record in records:
                     record.update(NOT_SYNCED)
+                    report.extracted += 1
                     yield record
             else:
                 syncer = CampaignSyncer(
@@ -280,20 +366,30 @@ class CampaignsStream(RESTStream[int]):
                     logger=self.logger,
                     label=state.label,
                 )
+                report.syncer = syncer
                 with metrics.http_request_counter(self.name, SYNC_PATH) as counter:
                     for record in syncer.sync_all(records):
+                        report.extracted += 1
                         yield record
                     counter.increment(syncer.calls)
                 summary = syncer.summary()
                 if syncer.failures or syncer.stopped:
-                    self.logger.warning("%s", summary)
+                    self.logger.warning("%s%s", label, summary)
                 else:
-                    self.logger.info("%s", summary)
+                    self.logger.info("%s%s", label, summary)
                 if syncer.route_missing:
                     self.run.fail(account, f"POST {SYNC_PATH}: {syncer.route_missing}")
             self._log_data_repairs(state)
         finally:
             self._local.state = None
+
+    @staticmethod
+    def _with_client_id(
+        account: Account, records: Iterable[dict[str, t.Any]]
+    ) -> Iterable[dict[str, t.Any]]:
+        for record in records:
+            record["client_id"] = account.client_id
+            yield record
 
     def _sync_sender(
         self, client: AccountClient

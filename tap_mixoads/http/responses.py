@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
+from singer_sdk.exceptions import RetriableAPIError
+
+from tap_mixoads.errors import RateLimitedError, ShortReadError
 
 #: The error text the API uses for an expired bearer token.
 TOKEN_EXPIRED_ERROR = "Token expired"
@@ -167,3 +170,30 @@ def _refused(exc: BaseException) -> bool:
         if isinstance(seen, str):
             return False
     return False
+
+
+def final_failure(exc: BaseException) -> str:
+    """The one line for a call that failed for good (retries exhausted or fatal).
+
+    Says where (method and path), and the last answer or failure; a 429 that
+    asked for a wait beyond reason says how long it asked for.
+    """
+    if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+        return f"{describe_failure(exc)}, asking to wait {exc.retry_after:g} s"
+    if isinstance(exc, RetriableAPIError):
+        response = exc.response
+        if isinstance(exc, ShortReadError) or response is None:
+            return f"{describe_failure(exc)} (on every attempt)"
+        return (
+            f"{response.request.method} {path_of(response.url)} failed on every "
+            f"attempt: last answer {response.status_code} ({error_text(response)})"
+        )
+    if isinstance(exc, requests.exceptions.RequestException) and not isinstance(
+        exc, requests.exceptions.HTTPError
+    ):
+        request = exc.request
+        where = "an API call"
+        if request is not None:
+            where = f"{request.method} {path_of(request.url)}"
+        return f"{where} failed on every attempt: {describe_failure(exc)}"
+    return describe_failure(exc)

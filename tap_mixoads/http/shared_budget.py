@@ -57,6 +57,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from pyrate_limiter import AbstractBucket, Rate, RateItem
+from typing_extensions import override
 
 from tap_mixoads.errors import ConfigError, MixoAdsError
 from tap_mixoads.http.budget import RequestPacer, pacing_interval_ms
@@ -281,11 +282,13 @@ class _PostgresStore(SharedBudgetStore):
             raise _fail(url, "cannot reach", err) from err
         self.pool = pool
 
+    @override
     def _make_bucket(self, table: str, rates: list[Rate]) -> AbstractBucket:
         from pyrate_limiter import PostgresBucket
 
         return PostgresBucket(self.pool, table, rates)
 
+    @override
     def _close(self) -> None:
         self.pool.close()
 
@@ -329,6 +332,7 @@ class _SQLiteStore(SharedBudgetStore):
             raise _fail(url, "cannot open", err) from err
         self.conn = conn
 
+    @override
     def _make_bucket(self, table: str, rates: list[Rate]) -> AbstractBucket:
         from pyrate_limiter import SQLiteBucket
         from pyrate_limiter.buckets.sqlite_bucket import Queries
@@ -345,6 +349,7 @@ class _SQLiteStore(SharedBudgetStore):
         # check-and-insert (and the Limiter around every turn).
         return SQLiteBucket(rates, self.conn, table, lock=self.lock)
 
+    @override
     def _close(self) -> None:
         with self.lock:
             self.conn.close()
@@ -367,15 +372,18 @@ class _SharedBucket(AbstractBucket):
         self.rates = inner.rates
         self._closed = False
 
+    @override
     def now(self) -> int:
         """The store's clock (the database's for Postgres): the same for all."""
         inner: t.Any = self._inner  # AbstractBucket.now() is untyped
         return int(inner.now())
 
+    @override
     def limiter_lock(self) -> object | None:
         """The store's cross-process lock (SQLite), for the Limiter to take."""
         return self._inner.limiter_lock()
 
+    @override
     def put(self, item: RateItem) -> bool:
         """Take a turn now if the window has none, timestamped by the clock now."""
         lock = self._inner.limiter_lock()
@@ -393,10 +401,12 @@ class _SharedBucket(AbstractBucket):
         self.failing_rate = self._inner.failing_rate
         return admitted
 
+    @override
     def waiting(self, item: RateItem) -> int:
         """How long until the next turn (from the last put's verdict)."""
         return int(t.cast("int", self._inner.waiting(item)))
 
+    @override
     def leak(self, current_timestamp: int | None = None) -> int:
         """Delete turns older than the window, so tables stay small.
 
@@ -414,18 +424,22 @@ class _SharedBucket(AbstractBucket):
             )
             return 0
 
+    @override
     def flush(self) -> None:
         """Forget every turn (tests only)."""
         self._inner.flush()
 
+    @override
     def count(self) -> int:
         """How many turns the store holds for this client id."""
         return int(t.cast("int", self._inner.count()))
 
+    @override
     def peek(self, index: int) -> RateItem | None:
         """The ``index``-th newest turn."""
         return t.cast("RateItem | None", self._inner.peek(index))
 
+    @override
     def close(self) -> None:
         """Release the store; the last bucket of a process closes it."""
         if not self._closed:

@@ -285,7 +285,7 @@ class CampaignSyncer:
     def summary(self) -> str:
         """One line: how many synced, and which failed and why."""
         total = self.succeeded + len(self.failures)
-        line = f"{self.label}synced {self.succeeded}/{total}"
+        line = f"synced {self.succeeded}/{total}"
         if self.failures:
             ordered = sorted(self.failures, key=lambda f: campaign_order(f[0]))
             named = ", ".join(
