@@ -18,7 +18,7 @@ import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from tap_mixoads.client import MixoAdsStream
-from tap_mixoads.errors import MixoAdsError
+from tap_mixoads.errors import ConfigError, MixoAdsError
 from tap_mixoads.tap import TapMixoAds
 
 EXIT_FAILURE = 1
@@ -29,6 +29,10 @@ def main() -> None:
     logging.getLogger("urllib3").setLevel(logging.INFO)
     try:
         TapMixoAds.cli(standalone_mode=True)
+    except ConfigError as exc:
+        # Bad settings, a malformed --config file, an env var of the wrong
+        # type: the message already names the setting or file, secret-free.
+        fail(str(exc))
     except (MixoAdsError, FatalAPIError, RetriableAPIError) as exc:
         message = MixoAdsStream.describe_failure(exc)
         fail(message)
