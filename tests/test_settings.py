@@ -340,3 +340,25 @@ def test_test_mode_still_logs_a_real_failure(mock_api):
     run = run_tap(config, "--test", timeout=60)
     assert run.returncode == 1
     assert "check the email and password" in error_lines(run)[0]
+
+
+def test_schema_flattening_settings_are_accepted_and_keep_every_record(calm):
+    """Declared capability schema-flattening: campaigns have no nested objects,
+    so flattening leaves the schema and the records as they are."""
+    flat = run_tap(
+        tap_config(
+            calm.url,
+            sync_enabled=False,
+            flattening_enabled=True,
+            flattening_max_depth=1,
+            flattening_separator="__",
+        ),
+        timeout=60,
+    )
+    assert flat.returncode == 0, flat.stderr[-2000:]
+    plain = run_tap(tap_config(calm.url, sync_enabled=False), timeout=60)
+    assert flat.ids == plain.ids
+    assert len(flat.ids) == 100
+    (flat_schema,) = [m for m in flat.messages if m["type"] == "SCHEMA"]
+    (plain_schema,) = [m for m in plain.messages if m["type"] == "SCHEMA"]
+    assert flat_schema["schema"]["properties"] == plain_schema["schema"]["properties"]
