@@ -7,7 +7,7 @@
 #   make test     install + pytest          (PYTEST_ARGS='-k auth -x' to narrow)
 #   make demo     install + tap -> Postgres end to end against the fast mock
 #   make mock     the mock API in the foreground (PROFILE=vendor PORT=3001)
-#   make lint     ruff check, ruff format --check, mypy, meltano.yml vs config_jsonschema
+#   make lint     ruff check, ruff format --check, mypy, settings mirrors, README table
 
 PYTHON ?= python3
 VENV := .venv
@@ -65,6 +65,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy tap_mixoads
 	$(BIN)/python -m devtools.check_settings
+	$(BIN)/python -m devtools.readme --check
 
 check-settings: venv
 	$(BIN)/python -m devtools.check_settings
