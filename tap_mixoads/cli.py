@@ -22,7 +22,7 @@ import sys
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-from tap_mixoads.errors import MixoAdsError, RunInterruptedError
+from tap_mixoads.errors import ConfigError, MixoAdsError, RunInterruptedError
 from tap_mixoads.http.responses import final_failure
 from tap_mixoads.tap import TapMixoAds
 
@@ -42,6 +42,10 @@ def main() -> None:
         )
         sys.stderr.flush()
         os._exit(128 + exc.signum)
+    except ConfigError as exc:
+        # Bad settings, a malformed --config file, an env var of the wrong
+        # type: the message already names the setting or file, secret-free.
+        fail(str(exc))
     except (
         MixoAdsError,
         FatalAPIError,

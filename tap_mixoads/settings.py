@@ -1,41 +1,147 @@
 """Checking the config before any API call, with one clear line per problem.
 
 JSON Schema (``config_jsonschema`` in tap.py) is the single source of truth
-for names, types and ranges; this module turns its verdicts into messages
-that name the setting, and adds the checks a schema cannot express well
-(``api_url`` must be an http(s) URL with a host; unknown keys are typos).
+for names, types, ranges and which settings are secret; this module turns its
+verdicts into messages that name the setting, and adds the checks a schema
+cannot express well: ``api_url`` must be an http(s) URL with a host, unknown
+keys are typos, credentials come either from ``accounts`` or from the
+top-level ``email``/``password``, client ids are unique, and
+``shared_budget_url`` has a scheme the shared budget can use. It also says
+what the settings mean together (the accounts, the sync mode, the deadline),
+so the code that uses them reads one answer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import typing as t
+from collections import Counter
 from urllib.parse import urlsplit
 
-from jsonschema import Draft7Validator
+from jsonschema.validators import validator_for
 
+from tap_mixoads.config_sources import contains_secret
 from tap_mixoads.errors import ConfigError
 
 if t.TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
-SECRET_SETTINGS = frozenset({"password"})
+#: Schemes ``shared_budget_url`` may use: Postgres (shared by every process
+#: that can reach it) or a SQLite file (processes on one machine).
+BUDGET_SCHEMES = frozenset({"postgresql", "postgres", "sqlite"})
+#: ``request_deadline`` when unset: this many times ``request_timeout``.
+DEADLINE_TIMEOUTS = 3
+#: Validators whose message names keys, never quotes a value.
+_MESSAGE_IS_SAFE = frozenset({"required", "additionalProperties"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Account:
+    """One set of credentials and its own rate budget.
+
+    Attributes:
+        client_id: sent as ``X-Client-ID``; the vendor's rate-limit key.
+        email: the account's email.
+        password: the account's password (not in ``repr``).
+        requests_per_minute: the client-side budget of this client id.
+    """
+
+    client_id: str
+    email: str
+    password: str = dataclasses.field(repr=False)
+    requests_per_minute: int
+
+
+def _path(parts: t.Iterable[t.Any]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".") or "config"
 
 
 def _setting_of(error: ValidationError) -> str:
+    path = _path(error.absolute_path)
     if error.validator == "required":
-        # "'email' is a required property": the missing key is the first quoted word.
-        return str(error.message).split("'")[1] if "'" in error.message else "config"
-    return ".".join(str(p) for p in error.absolute_path) or "config"
+        # "'client_id' is a required property": the key is the first quoted word.
+        missing = str(error.message).split("'")[1] if "'" in error.message else ""
+        return f"{path}.{missing}" if path != "config" else missing or "config"
+    return path
 
 
-def _describe(error: ValidationError) -> str:
+def _schema_at(schema: t.Mapping[str, t.Any], parts: t.Iterable[t.Any]) -> t.Any:
+    node: t.Any = schema
+    for part in parts:
+        if not isinstance(node, t.Mapping):
+            return {}
+        node = (
+            node.get("items", {})
+            if isinstance(part, int)
+            else node.get("properties", {}).get(part, {})
+        )
+    return node
+
+
+def _describe(error: ValidationError, schema: t.Mapping[str, t.Any]) -> str:
     setting = _setting_of(error)
     if error.validator == "required":
         return f"setting '{setting}' is required but missing"
-    if setting in SECRET_SETTINGS:
-        # The validator's message quotes the value: never for a secret.
+    where = _schema_at(schema, error.absolute_path)
+    if error.validator not in _MESSAGE_IS_SAFE and contains_secret(where):
+        # The validator's message quotes the value: never for a secret, nor
+        # for an object or list that holds one (an account and its password).
         return f"setting '{setting}' is invalid ({error.validator} check failed)"
     return f"setting '{setting}': {error.message}"
+
+
+def _credential_problems(config: t.Mapping[str, t.Any]) -> list[str]:
+    accounts = config.get("accounts")
+    if not isinstance(accounts, list) or not accounts:
+        return [
+            f"setting '{name}' is required but missing (or give 'accounts')"
+            for name in ("email", "password")
+            if not config.get(name)
+        ]
+    problems: list[str] = []
+    ids = [a.get("client_id") for a in accounts if isinstance(a, t.Mapping)]
+    for client_id, count in sorted(Counter(map(str, ids)).items()):
+        if count > 1:
+            problems.append(
+                f"setting 'accounts': client_id '{client_id}' is used by {count} "
+                "accounts; each account needs its own"
+            )
+    for account in accounts:
+        if not isinstance(account, t.Mapping):
+            continue
+        missing = [
+            name
+            for name in ("email", "password")
+            if not account.get(name) and not config.get(name)
+        ]
+        if missing:
+            what = " or ".join(missing)
+            problems.append(
+                f"setting 'accounts': account '{account.get('client_id')}' has no "
+                f"{what} and there is no top-level {what} to fall back on"
+            )
+    return problems
+
+
+def _budget_url_problems(config: t.Mapping[str, t.Any]) -> list[str]:
+    url = config.get("shared_budget_url")
+    if not isinstance(url, str):
+        return []
+    # Only the scheme and the path are ever shown: the rest may hold a password.
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    if scheme not in BUDGET_SCHEMES:
+        shown = f"scheme '{parts.scheme}'" if parts.scheme else "no scheme"
+        return [
+            f"setting 'shared_budget_url': {shown} is not supported; use "
+            "postgresql://user@host/db or sqlite:///path/to/file.db"
+        ]
+    if scheme == "sqlite" and parts.path in {"", "/"}:
+        return ["setting 'shared_budget_url': sqlite:/// needs a file path"]
+    return []
 
 
 def config_problems(
@@ -44,14 +150,12 @@ def config_problems(
     """Every problem with ``config``, one short sentence each, secrets elided.
 
     Args:
-        config: the config as given (file, env vars, Meltano).
+        config: the config as given (file, env vars, Meltano), typed.
         schema: the full config schema, SDK built-ins included.
     """
-    validator = Draft7Validator(schema)
-    problems = [
-        _describe(error)
-        for error in sorted(validator.iter_errors(dict(config)), key=_setting_of)
-    ]
+    validator = validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(dict(config)), key=_setting_of)
+    problems = [_describe(error, schema) for error in errors]
     known = set(schema.get("properties", {}))
     problems.extend(
         f"setting '{key}' is not a setting of tap-mixoads (a typo?)"
@@ -64,6 +168,8 @@ def config_problems(
             problems.append(
                 f"setting 'api_url': {api_url!r} is not an http(s) URL with a host"
             )
+    problems.extend(_credential_problems(config))
+    problems.extend(_budget_url_problems(config))
     return problems
 
 
@@ -79,3 +185,42 @@ def raise_for_problems(problems: list[str]) -> None:
     suffix = f" (and {more} more: {'; '.join(problems[1:])})" if more else ""
     msg = f"Invalid config: {problems[0]}{suffix}"
     raise ConfigError(msg)
+
+
+def accounts(config: t.Mapping[str, t.Any]) -> list[Account]:
+    """The accounts to extract, top-level values filling what one leaves out.
+
+    Without ``accounts``, the top-level ``client_id``, ``email``, ``password``
+    and ``requests_per_minute`` are the one account. Call on a validated
+    config (every account then has an email and a password).
+    """
+    given = config.get("accounts") or [{}]
+    return [
+        Account(
+            client_id=str(entry.get("client_id") or config["client_id"]),
+            email=str(entry.get("email") or config["email"]),
+            password=str(entry.get("password") or config["password"]),
+            requests_per_minute=int(
+                entry.get("requests_per_minute") or config["requests_per_minute"]
+            ),
+        )
+        for entry in given
+    ]
+
+
+def sync_mode(config: t.Mapping[str, t.Any]) -> str:
+    """Which campaigns get a sync call: ``all``, ``failed`` or ``none``.
+
+    ``sync_enabled: false`` (the older switch) means ``none``.
+    """
+    if config.get("sync_enabled") is False:
+        return "none"
+    return str(config.get("sync_mode") or "all")
+
+
+def request_deadline(config: t.Mapping[str, t.Any]) -> float:
+    """Seconds one attempt may take, body included (default 3 x timeout)."""
+    deadline = config.get("request_deadline")
+    if deadline is None:
+        return DEADLINE_TIMEOUTS * float(config["request_timeout"])
+    return float(deadline)

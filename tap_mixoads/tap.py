@@ -1,8 +1,16 @@
-"""TapMixoAds: the settings it accepts and the streams it offers."""
+"""TapMixoAds: the settings it accepts and the streams it offers.
+
+Config handling goes through public SDK hooks only: ``__init__`` (typed env
+vars, coercion, one-line checks), ``cb_config`` (a malformed ``--config``
+file is one line) and ``cb_test``. The SDK itself validates the config and
+fills in the schema's defaults. The SDK's private ``_validate_config`` is not
+overridden any more.
+"""
 
 from __future__ import annotations
 
 import contextvars
+import copy
 import functools
 import signal
 import threading
@@ -11,13 +19,23 @@ import typing as t
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
+from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
-from tap_mixoads import streams
-from tap_mixoads.errors import AccountFailedError, RunInterruptedError
+from tap_mixoads import selftest, streams
+from tap_mixoads.config_sources import coerce, env_config, read_config_file
+from tap_mixoads.errors import AccountFailedError, ConfigError, RunInterruptedError
 from tap_mixoads.run import RunContext
 from tap_mixoads.settings import config_problems, raise_for_problems
 from tap_mixoads.writer import FastSingerWriter
+
+if t.TYPE_CHECKING:
+    from pathlib import PurePath
+
+    import click
+    from singer_sdk.helpers.capabilities import CapabilitiesEnum
 
 #: The taps created by the current ``invoke`` (to read their verdict after
 #: the SDK's sync). Set only while ``invoke`` runs.
@@ -32,6 +50,19 @@ class TapMixoAds(Tap):
     name = "tap-mixoads"
     message_writer_class = FastSingerWriter
 
+    #: What the tap really does, each tested: no BATCH messages (never
+    #: tested) and no ACTIVATE_VERSION (the SDK emits it only with a setting
+    #: this tap does not take).
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
+
     config_jsonschema = th.PropertiesList(
         th.Property(
             "api_url",
@@ -43,17 +74,18 @@ class TapMixoAds(Tap):
         th.Property(
             "email",
             th.StringType(min_length=1),
-            required=True,
             title="Email",
-            description="Account email",
+            description="Account email (needed unless every accounts entry has one)",
         ),
         th.Property(
             "password",
             th.StringType(min_length=1),
-            required=True,
             secret=True,
             title="Password",
-            description="Account password (traded for a bearer token; never logged)",
+            description=(
+                "Account password (traded for a bearer token; never logged; "
+                "needed unless every accounts entry has one)"
+            ),
         ),
         th.Property(
             "client_id",
@@ -62,6 +94,43 @@ class TapMixoAds(Tap):
             title="Client ID",
             description=(
                 "Sent as X-Client-ID; the vendor counts the rate limit per client id"
+            ),
+        ),
+        th.Property(
+            "accounts",
+            th.ArrayType(
+                th.ObjectType(
+                    th.Property(
+                        "client_id",
+                        th.StringType(min_length=1),
+                        required=True,
+                        description="This account's X-Client-ID (unique)",
+                    ),
+                    th.Property(
+                        "email",
+                        th.StringType(min_length=1),
+                        description="Default: the top-level email",
+                    ),
+                    th.Property(
+                        "password",
+                        th.StringType(min_length=1),
+                        secret=True,
+                        description="Default: the top-level password",
+                    ),
+                    th.Property(
+                        "requests_per_minute",
+                        th.IntegerType(minimum=1),
+                        description="Default: the top-level requests_per_minute",
+                    ),
+                    additional_properties=False,
+                )
+            ),
+            title="Accounts",
+            description=(
+                "Several accounts in one run: a JSON array of {client_id, email, "
+                "password, requests_per_minute}; an entry without email or "
+                "password uses the top-level one. Unset: the top-level settings "
+                "are the one account"
             ),
         ),
         th.Property(
@@ -81,11 +150,41 @@ class TapMixoAds(Tap):
             ),
         ),
         th.Property(
+            "shared_budget_url",
+            th.StringType(min_length=1),
+            secret=True,
+            title="Shared budget URL",
+            description=(
+                "Where processes sharing a client id keep one rate budget: "
+                "postgresql://user:password@host/db or sqlite:///path/to/file.db; "
+                "unset: each process has its own budget"
+            ),
+        ),
+        th.Property(
+            "max_rate_limit_wait",
+            th.NumberType(exclusive_minimum=0),
+            default=300,
+            title="Max rate-limit wait",
+            description=(
+                "Longest wait in seconds for a 429 or the shared budget before "
+                "the call fails"
+            ),
+        ),
+        th.Property(
             "request_timeout",
             th.NumberType(exclusive_minimum=0),
             default=10,
             title="Request timeout",
             description="Connect+read timeout of every call, in seconds",
+        ),
+        th.Property(
+            "request_deadline",
+            th.NumberType(exclusive_minimum=0),
+            title="Request deadline",
+            description=(
+                "Total seconds one attempt may take, body included; "
+                "unset: 3 x request_timeout"
+            ),
         ),
         th.Property(
             "max_retries",
@@ -100,8 +199,18 @@ class TapMixoAds(Tap):
             default=True,
             title="Sync enabled",
             description=(
-                "Call POST /api/campaigns/{id}/sync for each extracted campaign; "
-                "turn off for read-only pulls"
+                "Call POST /api/campaigns/{id}/sync for extracted campaigns; "
+                "false is the same as sync_mode none"
+            ),
+        ),
+        th.Property(
+            "sync_mode",
+            th.StringType(allowed_values=["all", "failed", "none"]),
+            default="all",
+            title="Sync mode",
+            description=(
+                "Which campaigns get a sync call: all, failed (those whose last "
+                "sync failed) or none (read-only pulls)"
             ),
         ),
         th.Property(
@@ -111,10 +220,70 @@ class TapMixoAds(Tap):
             title="Sync concurrency",
             description="Most sync calls in flight at once",
         ),
+        th.Property(
+            "sync_give_up_after_runs",
+            th.IntegerType(minimum=1),
+            default=5,
+            title="Sync give up after runs",
+            description=(
+                "Runs in a row a campaign's sync may fail before the tap stops "
+                "retrying it"
+            ),
+        ),
+        th.Property(
+            "sync_breaker_threshold",
+            th.IntegerType(minimum=1),
+            default=5,
+            title="Sync breaker threshold",
+            description=(
+                "Sync failures in a row that open the breaker and pause sync "
+                "calls for the rest of the run"
+            ),
+        ),
     ).to_dict()
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
+    @override
+    def __init__(
+        self,
+        *,
+        config: dict[str, t.Any] | PurePath | str | list[PurePath | str] | None = None,
+        parse_env_config: bool = False,
+        validate_config: bool = True,
+        **kwargs: t.Any,
+    ) -> None:
+        """Build the tap from a typed, checked config.
+
+        Text from the environment, ``.env`` or Meltano is parsed by each
+        setting's declared type, then the config is checked with one-line,
+        secret-free messages; the SDK then validates again and fills in the
+        schema's defaults. Env vars are read here, not by the SDK (it gets
+        ``parse_env_config=False``), because its parser guesses types and
+        lets ``.env`` override the environment (see config_sources).
+
+        Raises:
+            ConfigError: if ``validate_config`` and the config has a problem.
+        """
+        schema = type(self).full_config_schema()
+        given = _as_dict(config)
+        problems: list[str] = []
+        if parse_env_config:
+            from_env, problems = env_config(schema, type(self)._env_var_prefix)
+            given.update(from_env)
+        typed, more = coerce(given, schema)
+        if validate_config:
+            raise_for_problems(problems + more + config_problems(typed, schema))
+        try:
+            super().__init__(
+                config=typed,
+                parse_env_config=False,
+                validate_config=validate_config,
+                **kwargs,
+            )
+        except ConfigValidationError as exc:
+            # Not reached while config_problems checks the same schema; the
+            # SDK's messages may quote a secret value, so only count them.
+            msg = f"Invalid config: {len(exc.errors)} problem(s) in the schema check"
+            raise ConfigError(msg) from None
         runs = _RUNS.get()
         if runs is not None:
             runs.append(self)
@@ -128,6 +297,40 @@ class TapMixoAds(Tap):
         """Stop every API call at once and unwind as an interrupted run."""
         self.run.stop.set()
         raise RunInterruptedError(signum)
+
+    @classmethod
+    def full_config_schema(cls) -> dict[str, t.Any]:
+        """``config_jsonschema`` plus the SDK's built-ins (stream maps, ...)."""
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        return schema
+
+    @override
+    @classmethod
+    def cb_config(
+        cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
+    ) -> t.Any:
+        """Check every ``--config`` file first: a bad one is one line naming it.
+
+        The SDK reads them with a bare JSON parse, so a trailing comma would
+        end in a traceback.
+        """
+        for path in value:
+            if path != "ENV":
+                read_config_file(path)
+        return super().cb_config(ctx, param, value)
+
+    @override
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """``--test``: exit 0 only if a record was read, with no false alarm.
+
+        See :mod:`tap_mixoads.selftest` for what the SDK's own test does wrong.
+        """
+        if value != CliTestOptionValue.All.value:
+            super().cb_test(ctx, param, value)
+            return
+        selftest.run(cls, ctx)
 
     @classmethod
     @override
@@ -169,21 +372,17 @@ class TapMixoAds(Tap):
         """The run's accounts and clients (built on first use, not for --about)."""
         return RunContext(self.config, self.logger)
 
-    @override
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Fill in defaults, then check the config before any API call.
 
-        Raises:
-            ConfigError: if ``raise_errors`` and the config has a problem.
-        """
-        schema = self.config_jsonschema
-        self.append_builtin_config(schema)
-        # The SDK does not fill in schema defaults; do it once, here, so the
-        # rest of the tap reads every setting from one place.
-        for key, spec in schema["properties"].items():
-            if "default" in spec and key not in self._config:
-                self._config[key] = spec["default"]
-        problems = config_problems(self._config, schema)
-        if raise_errors:
-            raise_for_problems(problems)
-        return problems
+def _as_dict(
+    config: dict[str, t.Any] | PurePath | str | list[PurePath | str] | None,
+) -> dict[str, t.Any]:
+    """The config as one dict; files (the SDK's deprecated form) read strictly."""
+    if config is None:
+        return {}
+    if isinstance(config, dict):
+        return dict(config)
+    paths = config if isinstance(config, list) else [config]
+    merged: dict[str, t.Any] = {}
+    for path in paths:
+        merged.update(read_config_file(path))
+    return merged

@@ -1,9 +1,18 @@
-"""Fixtures: a real mock API server per test (or module), on a free port."""
+"""Fixtures: a real mock API server per test (or module), on a free port.
+
+Also isolates the run from the user's own Meltano state: every ``meltano``
+the tests start (they inherit this process's environment) keeps its system
+database, so its state entries, in a temp file, never in the project's
+``.meltano/meltano.db``. (The user's ``.env`` is kept out by
+``tests.helpers.MELTANO_ISOLATION``.)
+"""
 
 from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,6 +21,15 @@ import pytest
 
 from devtools.pg import postgres_from_env_or_private, target_postgres_config
 from mock_api.testing import MockServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point Meltano's system database at a temp file for this process."""
+    if "MELTANO_DATABASE_URI" in os.environ:
+        return  # a caller (or the xdist controller) chose one already
+    state_dir = tempfile.mkdtemp(prefix="tap-mixoads-meltano-db-")
+    os.environ["MELTANO_DATABASE_URI"] = f"sqlite:///{state_dir}/meltano.db"
+    config.add_cleanup(lambda: shutil.rmtree(state_dir, ignore_errors=True))
 
 
 @pytest.fixture

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -15,6 +18,21 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_EMAIL = "admin@mixoads.com"
 DEMO_PASSWORD = "SuperSecret123!"
+
+
+@functools.cache
+def meltano_isolation() -> list[str]:
+    """Global ``meltano`` options that keep the user's own ``.env`` out.
+
+    Meltano reads ``.env`` from the project root, so a user's copy (say with
+    ``TAP_MIXOADS_SYNC_ENABLED=false``) would change what every test sees;
+    an empty env file instead makes each run depend on the test alone.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="tap-mixoads-tests-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    empty = folder / "empty.env"
+    empty.write_text("")
+    return ["--env-file", str(empty)]
 
 
 def tap_config(url: str, **overrides: Any) -> dict[str, Any]:
@@ -112,12 +130,11 @@ def target_postgres_bin() -> str:
 
 
 def loader_command() -> list[str]:
-    """The loader as Meltano runs it: target-postgres behind mixoads_loader.
+    """The loader as Meltano runs it: the stock MeltanoLabs target-postgres.
 
-    ``target-postgres-mixoads`` is installed in Meltano's loader venv only;
-    here the same code runs as a module of this checkout.
+    The dev environment installs the same pinned version as meltano.yml.
     """
-    return [sys.executable, "-m", "mixoads_loader"]
+    return [target_postgres_bin()]
 
 
 def run_pipeline(

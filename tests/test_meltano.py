@@ -2,7 +2,9 @@
 
 These use the project's own ``meltano.yml`` and the plugins ``make install``
 put into ``.meltano/`` (the tap installed editable, target-postgres from the
-committed lock file).
+committed lock file), isolated from the user's own setup: an empty env file
+instead of the project's ``.env`` (``meltano_isolation``) and a temp system
+database (conftest), so no test leaves state in ``.meltano/meltano.db``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sqlite3
+import stat
 import subprocess
 import sys
 import uuid
@@ -19,7 +23,7 @@ import pytest
 
 from devtools.pg import target_postgres_env
 from tests.conftest import query
-from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD, REPO_ROOT
+from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD, REPO_ROOT, meltano_isolation
 
 MELTANO = str(Path(sys.executable).parent / "meltano")
 
@@ -48,7 +52,7 @@ def meltano(*args: str, env: dict[str, str], timeout: float = 300):
     with LOCK_PATH.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return subprocess.run(
-            [MELTANO, *args],
+            [MELTANO, *meltano_isolation(), *args],
             capture_output=True,
             text=True,
             cwd=REPO_ROOT,
@@ -61,9 +65,12 @@ def meltano(*args: str, env: dict[str, str], timeout: float = 300):
 def run_args(*, suffix: str | None = None) -> list[str]:
     """``run tap-mixoads target-postgres`` under its own state id.
 
-    A unique state-id suffix per test keeps runs from sharing Meltano state.
+    A unique state-id suffix per test keeps runs from sharing Meltano state;
+    the leading global options keep the user's ``.env`` out (they are also
+    given by ``meltano()``: repeating them is harmless).
     """
     return [
+        *meltano_isolation(),
         "run",
         "--state-id-suffix",
         suffix or uuid.uuid4().hex[:8],
@@ -78,7 +85,8 @@ def tap_env(url: str, **extra: str) -> dict[str, str]:
         "TAP_MIXOADS_EMAIL": DEMO_EMAIL,
         "TAP_MIXOADS_PASSWORD": DEMO_PASSWORD,
         "TAP_MIXOADS_REQUESTS_PER_MINUTE": "6000",
-        "TAP_MIXOADS_REQUEST_TIMEOUT": "2",
+        # Fractional: Meltano passes it as text (kind: string), the tap parses it.
+        "TAP_MIXOADS_REQUEST_TIMEOUT": "2.5",
         **extra,
     }
 
@@ -102,6 +110,19 @@ def test_meltano_run_loads_every_campaign_once_and_reruns_update(
             f'from "{pg_schema}".campaigns',
         )
         assert rows == [(100, 100, 100)]
+    assert suffix not in " ".join(_project_state_ids())
+
+
+def _project_state_ids() -> list[str]:
+    """State ids in the project's own system database (the user's)."""
+    db = REPO_ROOT / ".meltano" / "meltano.db"
+    if not db.exists():
+        return []
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        tables = {r[0] for r in conn.execute("select name from sqlite_master")}
+        if "state" not in tables:
+            return []
+        return [r[0] for r in conn.execute("select state_id from state")]
 
 
 def test_catalog_selection_is_honoured(mock_api, pg_url, pg_schema):
@@ -147,3 +168,60 @@ def test_meltano_config_list_redacts_the_password():
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "password" in proc.stdout
     assert DEMO_PASSWORD not in proc.stdout + proc.stderr
+
+
+def test_meltano_reads_typed_values_from_env_vars():
+    """A fractional timeout, an integer and a JSON array, all through Meltano."""
+    env = tap_env(
+        "http://127.0.0.1:9",
+        TAP_MIXOADS_PAGE_SIZE="50",
+        TAP_MIXOADS_ACCOUNTS=json.dumps([{"client_id": "a"}, {"client_id": "b"}]),
+    )
+    proc = meltano("config", "list", "tap-mixoads", env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert "request_timeout" in proc.stdout
+    assert "current value: '2.5'" in proc.stdout
+    # The tap itself, as Meltano starts it, parses and checks the values:
+    proc = meltano("invoke", "tap-mixoads", "--discover", env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_meltano_uses_the_env_file_it_is_given(tmp_path):
+    """The isolation the other tests rely on: the given env file, not .env."""
+    env_file = tmp_path / "custom.env"
+    env_file.write_text("TAP_MIXOADS_PAGE_SIZE=77\n")
+    proc = meltano("--env-file", str(env_file), "config", "list", "tap-mixoads", env={})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("page_size ")]
+    assert "current value: 77" in line
+
+
+@pytest.mark.parametrize(("campaigns", "code"), [(100, 0), (0, 1)])
+def test_meltano_invoke_test_is_true_and_quiet(mock_api, campaigns, code):
+    server = mock_api("calm", campaigns=campaigns)
+    proc = meltano("invoke", "tap-mixoads", "--test", env=tap_env(server.url))
+    assert proc.returncode == code, proc.stderr[-3000:]
+    assert "unhandled error" not in proc.stderr
+    assert "Traceback" not in proc.stderr
+    if code:
+        assert "tap-mixoads: error: --test read no record" in proc.stderr
+
+
+def test_example_job_and_schedule_are_declared():
+    proc = meltano("job", "list", "--format=json", env={})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = json.loads(proc.stdout)["jobs"]
+    assert {
+        "job_name": "mixoads-to-postgres",
+        "tasks": ["tap-mixoads target-postgres"],
+    } in jobs
+    proc = meltano("schedule", "list", "--format=json", env={})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "daily-mixoads" in proc.stdout
+
+
+def test_project_meltano_folder_is_private_to_the_user():
+    """Meltano writes each run's config (password included) under .meltano/run."""
+    mode = stat.S_IMODE((REPO_ROOT / ".meltano").stat().st_mode)
+    assert mode == 0o700, oct(mode)
