@@ -69,11 +69,13 @@ def counting_writer(base: type[t.Any]) -> t.Any:
     class CountingWriter(base):  # type: ignore[misc]
         records = 0
 
+        @override
         def write_message(self, message: Message) -> None:
             if getattr(message, "type", None) == "RECORD":
                 self.records += 1
             super().write_message(message)
 
+        @override
         def write_record(self, payload: dict[str, t.Any]) -> None:
             # FastSingerWriter's fast path for records the tap typed itself.
             self.records += 1

@@ -267,7 +267,8 @@ class TapMixoAds(Tap):
         given = _as_dict(config)
         problems: list[str] = []
         if parse_env_config:
-            from_env, problems = env_config(schema, type(self)._env_var_prefix)
+            prefix = f"{self.name.upper().replace('-', '_')}_"  # TAP_MIXOADS_
+            from_env, problems = env_config(schema, prefix)
             given.update(from_env)
         typed, more = coerce(given, schema)
         if validate_config:
