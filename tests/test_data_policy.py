@@ -19,6 +19,7 @@ from tests.helpers import run_tap, tap_config
 
 ALL_IDS = {f"campaign_{i}" for i in range(1, 101)}
 SCHEMA_FIELDS = {
+    "client_id",
     "id",
     "name",
     "status",

@@ -28,7 +28,8 @@ def test_discover_prints_a_valid_catalog_without_config_or_network():
     catalog = Catalog.from_dict(json.loads(proc.stdout))
     stream = catalog.get_stream("campaigns")
     assert stream is not None
-    assert stream.key_properties == ["id"]
+    # Campaign ids are unique only within an account.
+    assert stream.key_properties == ["client_id", "id"]
     props = stream.schema.properties
     assert props["id"].type == ["string"]
     assert props["budget"].type == ["number", "null"]

@@ -145,7 +145,8 @@ def test_catalog_selection_is_honoured(mock_api, pg_url, pg_schema):
             f"where table_schema = '{pg_schema}' and table_name = 'campaigns'",
         )
     }
-    assert columns == {"id", "budget"}
+    # The key (client_id, id) is always emitted, selected or not.
+    assert columns == {"client_id", "id", "budget"}
     assert query(pg_url, f'select count(*) from "{pg_schema}".campaigns') == [(100,)]
 
 
@@ -157,7 +158,7 @@ def test_meltano_invoke_discover_prints_a_valid_catalog():
     catalog = json.loads(proc.stdout)
     (stream,) = catalog["streams"]
     assert stream["tap_stream_id"] == "campaigns"
-    assert stream["key_properties"] == ["id"]
+    assert stream["key_properties"] == ["client_id", "id"]
     assert {"id", "budget", "created_at", "sync_status", "synced_at"} <= set(
         stream["schema"]["properties"]
     )

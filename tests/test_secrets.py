@@ -94,9 +94,9 @@ def test_pipeline_through_every_failure_path_leaks_nothing(
     # The recorded sync failures (campaigns 3 and 33 always fail) are in the
     # rows; the last attempt's reason varies (500, a hang, a reset, ...).
     failed_rows = [line for line in table.splitlines() if ",failed," in line]
-    assert sorted(line.split(",", 1)[0] for line in failed_rows) == [
-        "(campaign_3",
-        "(campaign_33",
+    assert sorted(line.split(",", 2)[1] for line in failed_rows) == [
+        "campaign_3",
+        "campaign_33",
     ]
     assert_no_secret(
         {
