@@ -13,7 +13,6 @@ so the code that uses them reads one answer.
 
 from __future__ import annotations
 
-import dataclasses
 import typing as t
 from collections import Counter
 from urllib.parse import urlsplit
@@ -33,23 +32,6 @@ BUDGET_SCHEMES = frozenset({"postgresql", "postgres", "sqlite"})
 DEADLINE_TIMEOUTS = 3
 #: Validators whose message names keys, never quotes a value.
 _MESSAGE_IS_SAFE = frozenset({"required", "additionalProperties"})
-
-
-@dataclasses.dataclass(frozen=True)
-class Account:
-    """One set of credentials and its own rate budget.
-
-    Attributes:
-        client_id: sent as ``X-Client-ID``; the vendor's rate-limit key.
-        email: the account's email.
-        password: the account's password (not in ``repr``).
-        requests_per_minute: the client-side budget of this client id.
-    """
-
-    client_id: str
-    email: str
-    password: str = dataclasses.field(repr=False)
-    requests_per_minute: int
 
 
 def _path(parts: t.Iterable[t.Any]) -> str:
@@ -185,27 +167,6 @@ def raise_for_problems(problems: list[str]) -> None:
     suffix = f" (and {more} more: {'; '.join(problems[1:])})" if more else ""
     msg = f"Invalid config: {problems[0]}{suffix}"
     raise ConfigError(msg)
-
-
-def accounts(config: t.Mapping[str, t.Any]) -> list[Account]:
-    """The accounts to extract, top-level values filling what one leaves out.
-
-    Without ``accounts``, the top-level ``client_id``, ``email``, ``password``
-    and ``requests_per_minute`` are the one account. Call on a validated
-    config (every account then has an email and a password).
-    """
-    given = config.get("accounts") or [{}]
-    return [
-        Account(
-            client_id=str(entry.get("client_id") or config["client_id"]),
-            email=str(entry.get("email") or config["email"]),
-            password=str(entry.get("password") or config["password"]),
-            requests_per_minute=int(
-                entry.get("requests_per_minute") or config["requests_per_minute"]
-            ),
-        )
-        for entry in given
-    ]
 
 
 def sync_mode(config: t.Mapping[str, t.Any]) -> str:

@@ -11,17 +11,20 @@ is the account whose thread runs it (see ``_current``).
 from __future__ import annotations
 
 import datetime
+import itertools
 import queue
 import threading
 import typing as t
 
+import orjson
 import requests
 from singer_sdk import metrics
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.streams import RESTStream
+from singer_sdk.streams import RESTStream, Stream
 from typing_extensions import override
 
+from tap_mixoads import settings
 from tap_mixoads.errors import (
     APIRequestError,
     RateLimitedError,
@@ -38,7 +41,9 @@ from tap_mixoads.http.responses import (
 from tap_mixoads.http.retry import parse_retry_after
 from tap_mixoads.pagination import CampaignPaginator
 from tap_mixoads.records import CampaignNormalizer, ExtractedRecord
-from tap_mixoads.sync.hook import NOT_SYNCED, CampaignSyncer
+from tap_mixoads.run import ProgressReporter
+from tap_mixoads.sync.hook import NOT_SYNCED
+from tap_mixoads.sync.plan import AccountSync
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -277,12 +282,25 @@ class CampaignsStream(RESTStream[int]):
         """
         self.run.open()
         accounts = self.run.accounts
+        for account in accounts:
+            self._prior_state(account)  # read every prior entry on this thread
+        reporter = ProgressReporter(self.run, self.logger)
+        reporter.start()
         try:
-            if len(accounts) == 1:
-                yield from self._account_records(accounts[0], context)
+            if len(accounts) == 1 and not self.config.get("accounts"):
+                account = accounts[0]
+                try:
+                    yield from self._account_records(account, context)
+                except Exception as exc:  # its state is saved, the run fails
+                    if self.ABORT_AT_RECORD_COUNT is not None:
+                        raise  # a connection test reports the failure itself
+                    self._account_failed(account, exc)
+                finally:
+                    self._save_state(account)
             else:
                 yield from self._concurrent_records(accounts, context)
         finally:
+            reporter.stop()
             self._log_account_summaries()
 
     def _concurrent_records(
@@ -298,7 +316,7 @@ class CampaignsStream(RESTStream[int]):
             except Exception as exc:  # one account's failure never stops the rest
                 self._account_failed(account, exc)
             finally:
-                records.put(done)
+                records.put((done, account))
 
         threads = [
             threading.Thread(
@@ -314,8 +332,9 @@ class CampaignsStream(RESTStream[int]):
         running = len(threads)
         while running:
             item = records.get()
-            if item is done:
+            if isinstance(item, tuple) and item[0] is done:
                 running -= 1
+                self._save_state(item[1])
             else:
                 yield item
 
@@ -337,6 +356,11 @@ class CampaignsStream(RESTStream[int]):
                 self.logger.error("%sFAILED (%s): %s", account.label, failed, line)
             else:
                 self.logger.info("%sdone: %s", account.label, line)
+            record = report.as_record()
+            record["status"] = "failed" if failed else "ok"
+            record["error"] = failed
+            self.run.run_reports.append(record)
+            self.logger.info("run report: %s", orjson.dumps(record).decode())
 
     def _account_records(
         self, account: Account, context: Context | None
@@ -346,42 +370,76 @@ class CampaignsStream(RESTStream[int]):
         state.normalizer = CampaignNormalizer(self.schema, self.API_FIELDS)
         self._local.state = state
         report = self.run.report(account)
+        report.paginator_of = lambda: state.paginator
+        mode = settings.sync_mode(self.config)
+        if self.ABORT_AT_RECORD_COUNT is not None:
+            mode = "none"  # a connection test (--test) never syncs
+        plan = AccountSync(
+            mode=mode,
+            prior_state=self._prior_state(account),
+            config=self.config,
+            url_base=self.url_base,
+            send=self._sync_sender(state.client),
+            gives_up=state.client.retry.gives_up,
+            logger=self.logger,
+            label=label,
+        )
+        report.sync = plan
         try:
             records = self._with_client_id(account, self.request_records(context))
-            sync = (
-                bool(self.config.get("sync_enabled", True))
-                and self.config.get("sync_mode", "all") != "none"
-                and self.ABORT_AT_RECORD_COUNT is None
-            )
-            if not sync:
-                for record in records:
-                    record.update(NOT_SYNCED)
+            if self.ABORT_AT_RECORD_COUNT is not None:
+                # Stop where the SDK would, without its "unhandled error".
+                records = itertools.islice(records, self.ABORT_AT_RECORD_COUNT)
+            with metrics.http_request_counter(self.name, SYNC_PATH) as counter:
+                for record in plan.run(records):
                     report.extracted += 1
                     yield record
+                counter.increment(plan.syncer.calls)
+            summary = plan.summary()
+            if plan.syncer.failures or plan.syncer.stopped:
+                self.logger.warning("%s%s", label, summary)
             else:
-                syncer = CampaignSyncer(
-                    url_base=self.url_base,
-                    send=self._sync_sender(state.client),
-                    concurrency=int(self.config["sync_concurrency"]),
-                    logger=self.logger,
-                    label=state.label,
-                )
-                report.syncer = syncer
-                with metrics.http_request_counter(self.name, SYNC_PATH) as counter:
-                    for record in syncer.sync_all(records):
-                        report.extracted += 1
-                        yield record
-                    counter.increment(syncer.calls)
-                summary = syncer.summary()
-                if syncer.failures or syncer.stopped:
-                    self.logger.warning("%s%s", label, summary)
-                else:
-                    self.logger.info("%s%s", label, summary)
-                if syncer.route_missing:
-                    self.run.fail(account, f"POST {SYNC_PATH}: {syncer.route_missing}")
+                self.logger.info("%s%s", label, summary)
+            stop = plan.syncer.route_missing or plan.syncer.rate_limit_stop
+            if stop:
+                self.run.fail(account, f"POST {SYNC_PATH}: {stop}")
             self._log_data_repairs(state)
         finally:
             self._local.state = None
+            report.finish()
+
+    def _prior_state(self, account: Account) -> dict[str, t.Any]:
+        """The account's entry in the stream's state (read before any thread)."""
+        accounts = self.get_context_state(None).get("accounts")
+        entry = accounts.get(account.client_id) if isinstance(accounts, dict) else None
+        return dict(entry) if isinstance(entry, dict) else {}
+
+    def _save_state(self, account: Account) -> None:
+        """Write the account's ledger into the stream's state (this thread only).
+
+        Called on the thread that writes messages, once the account is done,
+        so the SDK never serialises the state while another thread edits it.
+        """
+        report = self.run.reports.get(account.client_id)
+        if report is None or report.sync is None:
+            return
+        state = self.get_context_state(None)
+        accounts = state.setdefault("accounts", {})
+        accounts[account.client_id] = report.sync.ledger.to_state()
+        for campaign_id, outcome, at in report.sync.syncer.events:
+            self.run.sync_events.append(
+                {
+                    "run_id": self.run.run_id,
+                    "client_id": account.client_id,
+                    "campaign_id": campaign_id,
+                    "status": outcome.status,
+                    "http_status": outcome.http_status,
+                    "error": outcome.error,
+                    "attempts": outcome.attempts,
+                    "synced_at": outcome.synced_at,
+                    "at": at,
+                }
+            )
 
     @staticmethod
     def _with_client_id(
@@ -442,3 +500,94 @@ class CampaignsStream(RESTStream[int]):
                 state.label,
                 ", ".join(sorted(normalizer.unknown_fields)[:20]),
             )
+
+
+class _RunStream(Stream):
+    """A stream whose records the campaigns stream collected during the run.
+
+    The SDK syncs streams one after another, so these run after
+    ``campaigns`` and emit what it gathered (one record per sync call's final
+    outcome, one per account): a bounded list, never re-fetched.
+    """
+
+    def __init__(self, tap: Tap, *, run: RunContext) -> None:
+        super().__init__(tap)
+        self.run = run
+
+    def collected(self) -> list[dict[str, t.Any]]:
+        """The records gathered for this stream."""
+        raise NotImplementedError
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """What the campaigns stream gathered in this run.
+
+        Nothing in a connection test (``--test``): a run report is not a
+        record read from the API.
+        """
+        if self.ABORT_AT_RECORD_COUNT is None:
+            yield from self.collected()
+
+
+class SyncEventsStream(_RunStream):
+    """Every sync call's final outcome: the history behind ``sync_status``.
+
+    "What happened to campaign_42 over the last week" is one query:
+    ``select * from sync_events where campaign_id = 'campaign_42'``.
+    """
+
+    name = "sync_events"
+    primary_keys = ("run_id", "client_id", "campaign_id")
+    replication_key = None
+    schema = th.PropertiesList(
+        th.Property("run_id", th.StringType, required=True),
+        th.Property("client_id", th.StringType, required=True),
+        th.Property("campaign_id", th.StringType, required=True),
+        th.Property("status", th.StringType, description="success, failed, ..."),
+        th.Property("http_status", th.IntegerType),
+        th.Property("error", th.StringType),
+        th.Property("attempts", th.IntegerType),
+        th.Property("synced_at", th.DateTimeType),
+        th.Property("at", th.DateTimeType, description="When the outcome was final"),
+    ).to_dict()
+
+    @override
+    def collected(self) -> list[dict[str, t.Any]]:
+        return self.run.sync_events
+
+
+class SyncRunsStream(_RunStream):
+    """One run report per account and run: figures beside the campaigns."""
+
+    name = "sync_runs"
+    primary_keys = ("run_id", "client_id")
+    replication_key = None
+    schema = th.PropertiesList(
+        th.Property("run_id", th.StringType, required=True),
+        th.Property("client_id", th.StringType, required=True),
+        th.Property("status", th.StringType, description="ok or failed"),
+        th.Property("error", th.StringType),
+        th.Property("started_at", th.DateTimeType),
+        th.Property("ended_at", th.DateTimeType),
+        th.Property("campaigns", th.IntegerType),
+        th.Property("synced", th.IntegerType),
+        th.Property("failed", th.IntegerType),
+        th.Property("deferred", th.IntegerType),
+        th.Property("dead", th.IntegerType),
+        th.Property(
+            "calls",
+            th.ObjectType(additional_properties=True),
+            description="Attempts by endpoint and status",
+        ),
+        th.Property("api_calls", th.IntegerType),
+        th.Property("rate_limited", th.IntegerType),
+        th.Property("retries", th.IntegerType),
+        th.Property("tokens_issued", th.IntegerType),
+        th.Property("floor_seconds", th.NumberType),
+        th.Property("wall_seconds", th.NumberType),
+        th.Property("floor_ratio", th.NumberType),
+    ).to_dict()
+
+    @override
+    def collected(self) -> list[dict[str, t.Any]]:
+        return self.run.run_reports

@@ -21,6 +21,7 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
+from singer_sdk.streams import Stream
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
@@ -240,6 +241,16 @@ class TapMixoAds(Tap):
                 "calls for the rest of the run"
             ),
         ),
+        th.Property(
+            "sync_retry_dead",
+            th.BooleanType,
+            default=False,
+            title="Sync retry dead",
+            description=(
+                "With sync_mode failed: also retry campaigns given up on after "
+                "sync_give_up_after_runs (the explicit reset of 'dead')"
+            ),
+        ),
     ).to_dict()
 
     @override
@@ -358,15 +369,22 @@ class TapMixoAds(Tap):
         """One short sentence per failed account, for the final line."""
         if "run" not in self.__dict__:
             return []
+        if not self.config.get("accounts"):
+            # One account, as before accounts existed: the reason alone.
+            return list(self.run.failures.values())
         return [
             f"account '{client_id}' failed: {why}"
             for client_id, why in self.run.failures.items()
         ]
 
     @override
-    def discover_streams(self) -> list[streams.CampaignsStream]:
+    def discover_streams(self) -> list[Stream]:
         """The streams this tap offers, handed the run's resources explicitly."""
-        return [streams.CampaignsStream(self, run=self.run)]
+        return [
+            streams.CampaignsStream(self, run=self.run),
+            streams.SyncEventsStream(self, run=self.run),
+            streams.SyncRunsStream(self, run=self.run),
+        ]
 
     @functools.cached_property
     def run(self) -> RunContext:

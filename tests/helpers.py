@@ -60,7 +60,15 @@ class TapRun:
 
     @property
     def records(self) -> list[dict[str, Any]]:
-        return [m["record"] for m in self.messages if m.get("type") == "RECORD"]
+        """The campaigns stream's records."""
+        return self.stream_records("campaigns")
+
+    def stream_records(self, stream: str) -> list[dict[str, Any]]:
+        return [
+            m["record"]
+            for m in self.messages
+            if m.get("type") == "RECORD" and m.get("stream") == stream
+        ]
 
     @property
     def ids(self) -> list[str]:

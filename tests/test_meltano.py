@@ -156,7 +156,13 @@ def test_meltano_invoke_discover_prints_a_valid_catalog():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     catalog = json.loads(proc.stdout)
-    (stream,) = catalog["streams"]
+    # campaigns, and the run's own streams: sync_events and sync_runs.
+    assert [s["tap_stream_id"] for s in catalog["streams"]] == [
+        "campaigns",
+        "sync_events",
+        "sync_runs",
+    ]
+    stream = catalog["streams"][0]
     assert stream["tap_stream_id"] == "campaigns"
     assert stream["key_properties"] == ["client_id", "id"]
     assert {"id", "budget", "created_at", "sync_status", "synced_at"} <= set(

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tap_mixoads.config_sources import secret_settings
-from tap_mixoads.settings import accounts, request_deadline, sync_mode
+from tap_mixoads.accounts import accounts_from_config as accounts
+from tap_mixoads.settings import request_deadline, sync_mode
 from tap_mixoads.tap import TapMixoAds
 from tests.helpers import (
     DEMO_EMAIL,
@@ -96,11 +97,13 @@ def _run_env(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Completed
 
 
 def _records(stdout: str) -> list[dict]:
-    return [
-        json.loads(line)["record"]
+    """The campaigns stream's records."""
+    messages = [
+        json.loads(line)
         for line in stdout.splitlines()
         if line.startswith('{"type":"RECORD"') or line.startswith('{"type": "RECORD"')
     ]
+    return [m["record"] for m in messages if m["stream"] == "campaigns"]
 
 
 def test_settings_come_from_env_vars_as_their_declared_types(calm, tmp_path):
@@ -359,6 +362,14 @@ def test_schema_flattening_settings_are_accepted_and_keep_every_record(calm):
     plain = run_tap(tap_config(calm.url, sync_enabled=False), timeout=60)
     assert flat.ids == plain.ids
     assert len(flat.ids) == 100
-    (flat_schema,) = [m for m in flat.messages if m["type"] == "SCHEMA"]
-    (plain_schema,) = [m for m in plain.messages if m["type"] == "SCHEMA"]
+    (flat_schema,) = [
+        m
+        for m in flat.messages
+        if m["type"] == "SCHEMA" and m["stream"] == "campaigns"
+    ]
+    (plain_schema,) = [
+        m
+        for m in plain.messages
+        if m["type"] == "SCHEMA" and m["stream"] == "campaigns"
+    ]
     assert flat_schema["schema"]["properties"] == plain_schema["schema"]["properties"]

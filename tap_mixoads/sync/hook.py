@@ -22,10 +22,11 @@ run fails with one line.
 from __future__ import annotations
 
 import collections
+import datetime
 import re
 import threading
 import typing as t
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -43,7 +44,7 @@ from tap_mixoads.records import iso_datetime_or_none
 
 if t.TYPE_CHECKING:
     import logging
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
 #: Records waiting for their sync per worker: enough for the list calls to run
 #: ahead of the syncs, little enough to keep memory flat.
@@ -98,6 +99,14 @@ NOT_SYNCED: dict[str, t.Any] = {
 }
 
 
+#: Stands in for a sync call not made in this run (the outcome is carried).
+_NO_SYNC: Future[SyncOutcome] = Future()
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
 def campaign_order(campaign_id: str) -> tuple[str, int, str]:
     """Sort key: ``campaign_7`` before ``campaign_42`` (numbers as numbers)."""
     match = re.match(r"^(.*?)(\d+)$", campaign_id)
@@ -127,6 +136,10 @@ class CampaignSyncer:
         concurrency: most sync calls in flight at once.
         logger: where progress and the summary go.
         label: names the account in log lines (``[client acme]``).
+        breaker_threshold: campaigns in a row whose sync failed for good
+            before syncing stops for the rest of the run (the breaker).
+        gives_up: whether a failure asks to stop the account at once (a 429
+            asking for a wait beyond ``max_rate_limit_wait``).
     """
 
     def __init__(
@@ -137,8 +150,17 @@ class CampaignSyncer:
         concurrency: int,
         logger: logging.Logger,
         label: str = "",
+        breaker_threshold: int = 0,
+        gives_up: Callable[[BaseException], bool] | None = None,
     ) -> None:
         self._url_base = url_base
+        self.breaker_threshold = breaker_threshold
+        self._gives_up = gives_up or (lambda _exc: False)
+        self._failed_in_a_row = 0
+        self.breaker_open: str | None = None
+        self.rate_limit_stop: str | None = None
+        self.events: list[tuple[str, SyncOutcome, str]] = []
+        self.started = 0
         self._send = send
         self.concurrency = concurrency
         self.logger = logger
@@ -154,12 +176,19 @@ class CampaignSyncer:
     @property
     def stopped(self) -> bool:
         """Whether syncing stopped for the rest of the run."""
-        return self.route_missing is not None
+        return self.stop_reason is not None
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why syncing stopped (missing route, breaker, long 429), or None."""
+        return self.route_missing or self.rate_limit_stop or self.breaker_open
 
     def sync_one(self, campaign_id: str) -> SyncOutcome:
         """Sync one campaign; never raises, the outcome says what happened."""
         if self.stopped:
             return self._deferred()
+        with self._lock:
+            self.started += 1
         url = self._url_base + SYNC_PATH.format(id=quote(campaign_id, safe=""))
         request = requests.Request(
             "POST", url, json={"campaign_id": campaign_id}
@@ -205,7 +234,7 @@ class CampaignSyncer:
         )
 
     def _deferred(self) -> SyncOutcome:
-        return SyncOutcome(DEFERRED, error=self.route_missing)
+        return SyncOutcome(DEFERRED, error=f"deferred: {self.stop_reason}")
 
     def _stop_route(self, why: str) -> None:
         with self._lock:
@@ -221,6 +250,13 @@ class CampaignSyncer:
     def _count(self, campaign_id: str, outcome: SyncOutcome) -> None:
         with self._lock:
             self.calls += outcome.attempts
+            if outcome.status != DEFERRED:
+                self.events.append((campaign_id, outcome, _now()))
+            if outcome.status == FAILED:
+                self._failed_in_a_row += 1
+                self._maybe_trip()
+            elif outcome.status == SUCCESS:
+                self._failed_in_a_row = 0
             if outcome.status == SUCCESS:
                 self.succeeded += 1
             elif outcome.status == DEFERRED:
@@ -245,23 +281,83 @@ class CampaignSyncer:
                     campaign_id,
                 )
 
+    def _maybe_trip(self) -> None:
+        """Open the breaker after ``breaker_threshold`` failures in a row."""
+        if (
+            self.breaker_threshold
+            and self.breaker_open is None
+            and self._failed_in_a_row >= self.breaker_threshold
+        ):
+            self.breaker_open = (
+                f"the breaker opened after {self._failed_in_a_row} campaigns in a "
+                "row failed to sync"
+            )
+            self.logger.error(
+                "%sPOST %s: %s; no more sync calls in this run, the remaining "
+                "campaigns are loaded as deferred and retried next run",
+                self.label,
+                SYNC_PATH,
+                self.breaker_open,
+            )
+
     def sync_all(
-        self, records: Iterable[dict[str, t.Any]]
+        self,
+        records: Iterable[dict[str, t.Any]],
+        *,
+        first: Iterable[str] = (),
+        should_sync: Callable[[str], bool] = lambda _cid: True,
+        merge: Callable[[str, SyncOutcome], dict[str, t.Any]] | None = None,
+        carried: Callable[[str], dict[str, t.Any]] | None = None,
     ) -> Iterator[dict[str, t.Any]]:
-        """Yield each record, in order, with its sync outcome merged in."""
+        """Yield each record, in order, with its sync outcome merged in.
+
+        Args:
+            records: the extracted campaigns.
+            first: campaigns to sync before the listing reaches them (earlier
+                failures first); their outcome waits for their record.
+            should_sync: whether a listed campaign not in ``first`` gets a
+                sync call in this run.
+            merge: turns an outcome into the record's fields (the ledger's
+                bookkeeping); default: the outcome as is.
+            carried: the fields of a campaign not synced in this run.
+        """
         window = max(1, self.concurrency * WINDOW_PER_WORKER)
         pending: collections.deque[tuple[dict[str, t.Any], Future[SyncOutcome]]]
         pending = collections.deque()
         executor = ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix="mixoads-sync"
         )
+        early = {cid: executor.submit(self.sync_one, cid) for cid in first}
+        self._merge = merge or (lambda _cid, outcome: outcome.as_fields())
+        self._carried = carried or (lambda _cid: dict(NOT_SYNCED))
         try:
-            for record in records:
-                pending.append((record, executor.submit(self.sync_one, record["id"])))
-                yield from self._drain(pending, keep=window - 1)
+            try:
+                for record in records:
+                    cid = record["id"]
+                    future = early.pop(cid, None)
+                    if future is None and should_sync(cid):
+                        future = executor.submit(self.sync_one, cid)
+                    pending.append((record, future or _NO_SYNC))
+                    yield from self._drain(pending, keep=window - 1)
+            except Exception:
+                # The listing failed: what was extracted is still emitted,
+                # and nothing more is synced.
+                self._stop_for("the listing failed", log=False)
+                yield from self._drain(pending, keep=0)
+                raise
             yield from self._drain(pending, keep=0)
+            for cid, future in early.items():
+                # Listed no more (deleted since?): their outcome still counts.
+                self._merge(cid, future.result())
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
+
+    def _stop_for(self, why: str, *, log: bool = True) -> None:
+        with self._lock:
+            if self.breaker_open is None:
+                self.breaker_open = why
+        if log:
+            self.logger.error("%s%s", self.label, why)
 
     def _drain(
         self,
@@ -272,14 +368,23 @@ class CampaignSyncer:
         """Yield finished records, oldest first, until ``keep`` remain."""
         while len(pending) > keep:
             record, future = pending.popleft()
-            outcome = future.result()
+            cid = record["id"]
+            if future is _NO_SYNC:
+                record.update(self._carried(cid))
+                yield record
+                continue
+            try:
+                outcome = future.result()
+            except CancelledError:
+                outcome = self._deferred()
             if outcome.status == NOT_FOUND:
                 # Dropped only while the route is known to work (a success
                 # seen, and not judged missing since): otherwise kept.
-                if not self.stopped and self.succeeded > 0:
+                if not self.route_missing and self.succeeded > 0:
+                    self._merge(cid, outcome)
                     continue
                 outcome = SyncOutcome(FAILED, http_status=404, error=outcome.error)
-            record.update(outcome.as_fields())
+            record.update(self._merge(cid, outcome))
             yield record
 
     def summary(self) -> str:
