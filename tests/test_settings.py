@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tap_mixoads.config_sources import secret_settings
 from tap_mixoads.accounts import accounts_from_config as accounts
+from tap_mixoads.config_sources import secret_settings
 from tap_mixoads.settings import request_deadline, sync_mode
 from tap_mixoads.tap import TapMixoAds
 from tests.helpers import (
@@ -363,9 +363,7 @@ def test_schema_flattening_settings_are_accepted_and_keep_every_record(calm):
     assert flat.ids == plain.ids
     assert len(flat.ids) == 100
     (flat_schema,) = [
-        m
-        for m in flat.messages
-        if m["type"] == "SCHEMA" and m["stream"] == "campaigns"
+        m for m in flat.messages if m["type"] == "SCHEMA" and m["stream"] == "campaigns"
     ]
     (plain_schema,) = [
         m
