@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import logging
 import os
+import stat
 import threading
 import time
 import typing as t
@@ -239,6 +241,30 @@ class RunContext:
             pool_maxsize=int(config["sync_concurrency"]) + 2,
             stop=self.stop.is_set,
         )
+
+    @functools.cached_property
+    def probe(self) -> bool:
+        """Whether this run is a probe, not a pipeline: no sync call then.
+
+        ``meltano config test`` runs the tap with stderr joined to stdout on
+        one pipe and stops it at the first RECORD. No target can read such a
+        stream (log lines break the Singer messages), so a tap whose stdout
+        and stderr are the same pipe is being probed, and calling the sync
+        endpoint would be a side effect nobody asked for. (A terminal, where
+        both are one tty, is not a pipe and still syncs.)
+        """
+        try:
+            out, err = os.fstat(1), os.fstat(2)
+        except OSError:
+            return False
+        same = (out.st_dev, out.st_ino) == (err.st_dev, err.st_ino)
+        if same and stat.S_ISFIFO(out.st_mode):
+            self.logger.warning(
+                "stdout and stderr are one pipe (a probe such as meltano config "
+                "test, not a pipeline): no sync call in this run"
+            )
+            return True
+        return False
 
     def open(self) -> None:
         """Build every account's client now, before any API call.

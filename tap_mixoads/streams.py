@@ -372,8 +372,8 @@ class CampaignsStream(RESTStream[int]):
         report = self.run.report(account)
         report.paginator_of = lambda: state.paginator
         mode = settings.sync_mode(self.config)
-        if self.ABORT_AT_RECORD_COUNT is not None:
-            mode = "none"  # a connection test (--test) never syncs
+        if self.ABORT_AT_RECORD_COUNT is not None or self.run.probe:
+            mode = "none"  # a connection test or probe never syncs
         plan = AccountSync(
             mode=mode,
             prior_state=self._prior_state(account),
