@@ -25,7 +25,7 @@ fails with one line naming the page, what was expected and what came.
 
 A campaign listed twice (the list shifted while we paged) is emitted once.
 To keep memory flat the paginator remembers the ids of the last
-``MAX_REMEMBERED_IDS`` campaigns only (about 10 MB); a repeat further apart
+``MAX_REMEMBERED_IDS`` campaigns only (about 2 MB); a repeat further apart
 than that would be emitted again (and upserted onto the same row).
 """
 
@@ -48,7 +48,7 @@ if t.TYPE_CHECKING:
     import requests
 
 #: Campaign ids remembered for de-duplication (a sliding window, see above).
-MAX_REMEMBERED_IDS = 100_000
+MAX_REMEMBERED_IDS = 20_000
 
 
 def _count(value: t.Any) -> int | None:

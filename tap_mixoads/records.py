@@ -149,18 +149,6 @@ def _coercer_for(spec: dict[str, t.Any]) -> t.Callable[[t.Any], t.Any]:
     return _as_string
 
 
-def _clean_type(spec: dict[str, t.Any]) -> tuple[type, ...] | None:
-    """Types a value may already have to need no repair (None: check it)."""
-    coercer = _coercer_for(spec)
-    if coercer is _as_int:
-        return (int,)
-    if coercer is _as_number:
-        return (int, float)
-    if coercer is _as_string:
-        return (str,)
-    return None
-
-
 class CampaignNormalizer:
     """Applies the data policy above and counts what it had to repair.
 
@@ -176,9 +164,13 @@ class CampaignNormalizer:
         self._coercers = {
             name: _coercer_for(properties[name]) for name in self.fields if name != "id"
         }
-        self._clean_types = {
-            name: _clean_type(properties[name]) for name in self._coercers
-        }
+        by_kind: dict[t.Callable[[t.Any], t.Any], list[str]] = {}
+        for name, coercer in self._coercers.items():
+            by_kind.setdefault(coercer, []).append(name)
+        self._str_fields = tuple(by_kind.pop(_as_string, []))
+        self._int_fields = tuple(by_kind.pop(_as_int, []))
+        self._num_fields = tuple(by_kind.pop(_as_number, []))
+        self._other_fields = tuple(n for names in by_kind.values() for n in names)
         self.repairs: Counter[str] = Counter()
         self.unknown_fields: set[str] = set()
         self.rejected: list[str] = []
@@ -198,25 +190,32 @@ class CampaignNormalizer:
 
     def _is_clean(self, raw: t.Any) -> bool:
         """True if ``raw`` has exactly the schema's fields, types and ranges."""
-        if type(raw) is not dict or raw.keys() != self.fields:
-            return False
-        if _id_problem(raw["id"]) is not None:
-            return False
-        for name, types in self._clean_types.items():
+        return (
+            type(raw) is dict
+            and raw.keys() == self.fields
+            and self._clean_values(raw)
+            and _id_problem(raw["id"]) is None
+        )
+
+    def _clean_values(self, raw: dict[str, t.Any]) -> bool:
+        for name in self._str_fields:
             value = raw[name]
-            if types is None:
-                if self._coercers[name](value) is not value:
-                    return False
-            elif type(value) not in types:
+            if type(value) is not str or not _text_ok(value):
                 return False
-            elif type(value) is str:
-                if not _text_ok(value):
-                    return False
-            elif (type(value) is int and not _in_int64(value)) or (
-                type(value) is float and not math.isfinite(value)
-            ):
+        for name in self._int_fields:
+            value = raw[name]
+            if type(value) is not int or not _INT64_MIN <= value <= _INT64_MAX:
                 return False
-        return True
+        for name in self._num_fields:
+            value = raw[name]
+            if type(value) is int:
+                if not _INT64_MIN <= value <= _INT64_MAX:
+                    return False
+            elif type(value) is not float or not math.isfinite(value):
+                return False
+        return all(
+            self._coercers[name](raw[name]) is raw[name] for name in self._other_fields
+        )
 
     def _reject(self, why: str) -> None:
         self.rejected_count += 1

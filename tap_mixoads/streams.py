@@ -267,6 +267,17 @@ class CampaignsStream(RESTStream[int]):
             paginator.max_total if paginator.max_total is not None else "?",
         )
 
+    @override
+    def generate_child_contexts(
+        self, record: dict[str, t.Any], context: Context | None
+    ) -> Iterable[Context | None]:
+        """None: campaigns have no child streams.
+
+        The SDK's default hands every record on as a child context and copies
+        it, per record, for children that do not exist.
+        """
+        return ()
+
     # --- records -------------------------------------------------------------
 
     @override
