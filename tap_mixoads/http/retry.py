@@ -2,10 +2,10 @@
 
 Exponential backoff with "equal jitter" for transient failures (5xx, timeouts,
 connection resets, malformed bodies), and for a 429 exactly what the server
-asked for (``Retry-After`` header, else the body's ``retry_after``), bounded
-so that a confused server cannot park the run for hours. A 429 that asks for
-more than ``max_rate_limit_wait`` is not waited out at all: it gives up at
-once (a daily quota is not worth burning retries on).
+asked for (``Retry-After`` header, else the body's ``retry_after``), and a 429
+that asks for more than ``max_rate_limit_wait`` is not waited out at all: it
+gives up at once (a daily quota is not worth burning retries on), so a
+confused server cannot park the run for hours.
 
 The stream hands :meth:`RetryPolicy.decorate` to the SDK as its
 ``request_decorator``, and the token exchange decorates its own call with the
@@ -34,9 +34,6 @@ if t.TYPE_CHECKING:
 BACKOFF_BASE_SECONDS = 1.0
 #: Longest single backoff step for transient errors.
 BACKOFF_CAP_SECONDS = 30.0
-#: Longest wait a 429 may ask for before we cap it (when it is still within
-#: ``max_rate_limit_wait``).
-MAX_RETRY_AFTER_SECONDS = 120.0
 #: Jitter added to a server-given delay, so concurrent callers do not stampede.
 RETRY_AFTER_JITTER_SECONDS = 0.25
 
@@ -90,10 +87,13 @@ def expo_delay(attempt: int, *, base: float = BACKOFF_BASE_SECONDS) -> float:
 
 
 def wait_for(exception: BaseException | None, attempt: int) -> float:
-    """Return how long to wait after ``exception`` failed attempt ``attempt``."""
+    """Return how long to wait after ``exception`` failed attempt ``attempt``.
+
+    A 429 waits exactly what it asked for (plus a little jitter); one asking
+    for more than ``max_rate_limit_wait`` never gets here (see ``gives_up``).
+    """
     if isinstance(exception, RateLimitedError) and exception.retry_after is not None:
-        jitter = random.uniform(0, RETRY_AFTER_JITTER_SECONDS)
-        return min(exception.retry_after, MAX_RETRY_AFTER_SECONDS) + jitter
+        return exception.retry_after + random.uniform(0, RETRY_AFTER_JITTER_SECONDS)
     return expo_delay(attempt)
 
 
