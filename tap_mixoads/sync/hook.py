@@ -256,9 +256,19 @@ class CampaignSyncer:
             max_workers=self.concurrency, thread_name_prefix="mixoads-sync"
         )
         try:
-            for record in records:
-                pending.append((record, executor.submit(self.sync_one, record["id"])))
-                yield from self._drain(pending, keep=window - 1)
+            try:
+                for record in records:
+                    pending.append(
+                        (record, executor.submit(self.sync_one, record["id"]))
+                    )
+                    yield from self._drain(pending, keep=window - 1)
+            except Exception:
+                # The listing failed (a short read, a dead API): the records
+                # already read, whose syncs were sent, still go out before the
+                # failure ends the run. (An interrupt is a BaseException: it
+                # does not wait for them.)
+                yield from self._drain(pending, keep=0)
+                raise
             yield from self._drain(pending, keep=0)
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
