@@ -255,6 +255,7 @@ class CampaignSyncer:
         executor = ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix="mixoads-sync"
         )
+        interrupted = False
         try:
             try:
                 for record in records:
@@ -270,8 +271,15 @@ class CampaignSyncer:
                 yield from self._drain(pending, keep=0)
                 raise
             yield from self._drain(pending, keep=0)
+        except BaseException as exc:
+            # An interrupt (a BaseException, not GeneratorExit) must not wait
+            # for workers: they may be queued for their turn in the budget,
+            # a minute or more at the vendor's pace, or mid-call. The process
+            # exits at once and they send nothing more (the stop flag).
+            interrupted = not isinstance(exc, (Exception, GeneratorExit))
+            raise
         finally:
-            executor.shutdown(wait=True, cancel_futures=True)
+            executor.shutdown(wait=not interrupted, cancel_futures=True)
 
     def _drain(
         self,
