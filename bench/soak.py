@@ -6,6 +6,13 @@ private PostgreSQL (``devtools.pg.postgres_from_env_or_private``). Most seeds
 switch the mock's rate limit off to stay quick; every ``--limited-every``-th
 seed keeps it (10 calls per 3 s) and gives the tap that budget less 10%.
 
+On top of the chaos profile every seed also gets the faults a run must
+survive without exit 1 (``extra_faults``): hostile values in fixed campaigns
+(the three with unusable ids are rejected by the data policy, so they are
+expected to be missing, not "lost"), tokens forgotten as by an API restart,
+one short page that a re-read recovers (the kind rotates with the seed), and
+on every other seed a last page padded with phantoms.
+
 Usage::
 
     .venv/bin/python -m bench.soak --seeds 50 [--jobs 4]
@@ -29,11 +36,31 @@ from dataclasses import dataclass, field
 import psycopg
 
 from devtools.pg import postgres_from_env_or_private, target_postgres_config
+from mock_api.config import BAD_VALUES, PAGE_FAULTS
 from mock_api.testing import MockServer
 from tests.helpers import DEMO_EMAIL, run_pipeline, tap_config
 from tests.test_chaos import CHAOS_MAX_RETRIES, CHAOS_REQUESTS_PER_MINUTE
 
 ALL_IDS = {f"campaign_{i}" for i in range(1, 101)}
+#: Campaigns whose planted id the data policy rejects (10 KiB, "..", "a/../b").
+REJECTED_IDS = {"campaign_6", "campaign_7", "campaign_8"}
+#: Every bad value but a sync that always fails (tested in test_bad_values):
+#: under chaos retries it would only slow the soak down.
+SOAK_BAD_VALUES = tuple(v for v in BAD_VALUES if v != "nul_sync_error")
+SHORT_PAGE_FAULTS = tuple(f for f in PAGE_FAULTS if f != "none")
+
+
+def extra_faults(seed: int) -> dict[str, object]:
+    """The exit-truth faults a seed adds to the chaos profile (all recoverable)."""
+    return {
+        "bad_values": SOAK_BAD_VALUES,
+        "token_amnesia": True,
+        "token_amnesia_after": 3.0,
+        "page_fault": SHORT_PAGE_FAULTS[seed % len(SHORT_PAGE_FAULTS)],
+        "page_fault_page": 2 + seed % 9,
+        "page_fault_times": 1,
+        "pad_last_page": seed % 2 == 0,
+    }
 
 
 @dataclass
@@ -56,7 +83,11 @@ def run_seed(seed: int, limited: bool, pg_url: str) -> SeedResult:
     password = f"Pw-SOAK-{uuid.uuid4().hex[:12]}"
     basic = base64.b64encode(f"{DEMO_EMAIL}:{password}".encode()).decode()
     schema = f"soak_{seed}_{uuid.uuid4().hex[:6]}"
-    knobs: dict[str, object] = {"seed": seed, "password": password}
+    knobs: dict[str, object] = {
+        "seed": seed,
+        "password": password,
+        **extra_faults(seed),
+    }
     if not limited:
         knobs["rate_limit"] = 0
     started = time.monotonic()
@@ -104,14 +135,16 @@ def run_seed(seed: int, limited: bool, pg_url: str) -> SeedResult:
     ok = run.tap_returncode == 0 and run.target_returncode == 0 and not problem
     if not ok and not problem:
         problem = f"exit codes tap={run.tap_returncode} target={run.target_returncode}"
+        errors = [x for x in run.tap_stderr.splitlines() if "tap-mixoads: error:" in x]
+        problem += "".join(f"; {line}" for line in errors[-1:])
     return SeedResult(
         seed=seed,
         limited=limited,
         seconds=seconds,
         ok=ok,
-        lost=len(ALL_IDS - set(counts)),
+        lost=len(ALL_IDS - REJECTED_IDS - set(counts)),
         duplicates=sum(n - 1 for n in counts.values()),
-        invented=len(set(counts) - ALL_IDS),
+        invented=len(set(counts) - (ALL_IDS - REJECTED_IDS)),
         leaks=leaks,
         failed_syncs=int(failed_syncs[0]) if failed_syncs else 0,
         rate_limited=int(stats.get("rate_limited", 0)),

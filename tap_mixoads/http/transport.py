@@ -225,6 +225,10 @@ class AccountTransport(HTTPAdapter):
                 chunks.append(chunk)
         except ReadTimeoutError as exc:
             raise requests.exceptions.ReadTimeout(exc, response=response) from exc
+        except requests.exceptions.RequestException:
+            # Our own DeadlineExceededError: requests' errors are OSErrors,
+            # and the clause below would report it as a broken body.
+            raise
         except (HTTPError, OSError) as exc:
             # urllib3's own errors for a broken body, said the way requests
             # says them (both retriable).

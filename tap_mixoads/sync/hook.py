@@ -330,6 +330,7 @@ class CampaignSyncer:
         early = {cid: executor.submit(self.sync_one, cid) for cid in first}
         self._merge = merge or (lambda _cid, outcome: outcome.as_fields())
         self._carried = carried or (lambda _cid: dict(NOT_SYNCED))
+        interrupted = False
         try:
             try:
                 for record in records:
@@ -340,8 +341,8 @@ class CampaignSyncer:
                     pending.append((record, future or _NO_SYNC))
                     yield from self._drain(pending, keep=window - 1)
             except Exception:
-                # The listing failed: what was extracted is still emitted,
-                # and nothing more is synced.
+                # The listing failed (a short read, a dead API): the records
+                # already read still go out, and nothing more is synced.
                 self._stop_for("the listing failed", log=False)
                 yield from self._drain(pending, keep=0)
                 raise
@@ -349,8 +350,15 @@ class CampaignSyncer:
             for cid, future in early.items():
                 # Listed no more (deleted since?): their outcome still counts.
                 self._merge(cid, future.result())
+        except BaseException as exc:
+            # An interrupt (a BaseException, not GeneratorExit) must not wait
+            # for workers: they may be queued for their turn in the budget,
+            # a minute or more at the vendor's pace, or mid-call. The process
+            # exits at once and they send nothing more (the stop flag).
+            interrupted = not isinstance(exc, (Exception, GeneratorExit))
+            raise
         finally:
-            executor.shutdown(wait=True, cancel_futures=True)
+            executor.shutdown(wait=not interrupted, cancel_futures=True)
 
     def _stop_for(self, why: str, *, log: bool = True) -> None:
         with self._lock:
