@@ -117,7 +117,9 @@ def test_the_wheel_alone_in_a_fresh_venv_extracts(dist, tmp_path, mock_api):
     )
     assert run.returncode == 0, run.stderr[-2000:]
     records = [
-        line for line in run.stdout.splitlines() if line.startswith('{"type":"RECORD"')
+        line
+        for line in run.stdout.splitlines()
+        if line.startswith('{"type":"RECORD","stream":"campaigns"')
     ]
     assert len(records) == 100
     # It ran the installed copy, not this checkout.
