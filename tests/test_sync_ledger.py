@@ -201,3 +201,56 @@ def test_the_breaker_defers_the_rest_when_the_sync_endpoint_is_down(
         f"FIGURES breaker run: {sum(calls.values())} sync calls, "
         f"{len(failed)} failed, {len(deferred)} deferred, wall {first.seconds:.2f} s"
     )
+
+
+def test_a_429_asking_for_an_hour_stops_the_account_at_once(
+    mock_api, pg_url, pg_schema, target_config
+):
+    # 20 calls accepted (1 list call + 19 syncs), then every /api call is
+    # answered 429 "come back in 3,600 s"; max_rate_limit_wait is 300.
+    server = mock_api(
+        "calm", force_429_after=20, retry_after_seconds=3600, sync_delay=0.1
+    )
+    config = tap_config(server.url, page_size=100)
+    run = ok(run_pipeline(config, target_config, timeout=120), tap_rc=1)
+    assert run.seconds < 60  # not 3,600 s, nor one retry
+    stats = server.client_stats(CLIENT)
+    # At once: only the calls already in flight met the 429 (<= concurrency).
+    assert 1 <= stats["rate_limited"] <= 4, stats
+    assert sum(stats["sync_calls"].values()) <= 19 + 4
+    lines = [
+        line
+        for line in run.tap_stderr.splitlines()
+        if "[client tap-mixoads]" in line and "asking to wait 3600 s" in line
+    ]
+    assert lines, run.tap_stderr[-3000:]
+    assert "tap-mixoads: error:" in run.tap_stderr
+    # What was extracted is loaded; what was not synced is deferred.
+    rows = outcomes(pg_url, pg_schema)
+    assert len(rows) == 100
+    statuses = [o[0] for o in rows.values()]
+    assert statuses.count("success") == 19
+    assert statuses.count("deferred") == 81
+    # The state (with the account's ledger) was emitted and reached the target.
+    ledger = account_state(run)["ledger"]
+    assert len(ledger) == 81
+    assert {entry["status"] for entry in ledger.values()} == {"deferred"}
+    assert all(
+        entry["runs"] == 0 for entry in ledger.values()
+    )  # not the campaign's fault
+
+
+def test_a_429_asking_for_an_hour_mid_listing_keeps_what_was_extracted(
+    mock_api, pg_url, pg_schema, target_config
+):
+    server = mock_api("calm", force_429_after=15, retry_after_seconds=3600)
+    config = tap_config(server.url, page_size=10)
+    run = ok(run_pipeline(config, target_config, timeout=120), tap_rc=1)
+    assert run.seconds < 60
+    rows = outcomes(pg_url, pg_schema)
+    assert 10 <= len(rows) < 100
+    listed = len(rows)
+    ledger = account_state(run)["ledger"]
+    synced = account_state(run)["synced"]
+    assert len(ledger) + len(synced) == listed
+    assert "asking to wait 3600 s" in run.tap_stderr
