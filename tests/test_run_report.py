@@ -59,6 +59,17 @@ def test_sync_events_and_sync_runs_match_what_the_server_saw(
     assert rate_limited > 0, "the test meant to provoke 429s"
     assert tokens_issued == stats["tokens_issued"] == 1
     assert 0 < wall <= run.seconds
+    # The README's query: "what happened to campaign_3 over the last week".
+    history = query(
+        pg_url,
+        "select e.at, e.status, e.http_status, e.attempts, e.error, "
+        "r.status as run_status "
+        f'from "{pg_schema}".sync_events e '
+        f'join "{pg_schema}".sync_runs r using (run_id, client_id) '
+        "where e.campaign_id = 'campaign_3' and e.client_id = 'tap-mixoads' "
+        "and e.at > now() - interval '7 days' order by e.at",
+    )
+    assert [row[1:4] + row[5:] for row in history] == [("failed", 500, 3, "ok")]
     line = [x for x in run.tap_stderr.splitlines() if "run report: {" in x]
     assert len(line) == 1 and run_id in line[0]
 
