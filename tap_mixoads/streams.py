@@ -411,9 +411,10 @@ class CampaignsStream(RESTStream[int]):
                 self.logger.warning("%s%s", label, summary)
             else:
                 self.logger.info("%s%s", label, summary)
-            stop = plan.syncer.route_missing or plan.syncer.rate_limit_stop
-            if stop:
-                self.run.fail(account, f"POST {SYNC_PATH}: {stop}")
+            if plan.syncer.route_missing:
+                self.run.fail(account, f"POST {SYNC_PATH}: {plan.syncer.route_missing}")
+            elif plan.syncer.rate_limit_stop:  # names the call and the wait
+                self.run.fail(account, plan.syncer.rate_limit_stop)
             self._log_data_repairs(state)
         finally:
             self._local.state = None

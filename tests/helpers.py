@@ -131,6 +131,16 @@ class PipelineRun:
     target_stdout: str
     seconds: float
 
+    @property
+    def final_state(self) -> dict[str, Any] | None:
+        """The last state the target emitted (its stdout's last JSON line)."""
+        for line in reversed(self.target_stdout.splitlines()):
+            line = line.strip()
+            if line.startswith("{"):
+                state: dict[str, Any] = json.loads(line)
+                return state
+        return None
+
 
 def target_postgres_bin() -> str:
     """The target-postgres executable installed beside this Python."""
@@ -150,24 +160,38 @@ def run_pipeline(
     target_config: dict[str, Any],
     *,
     timeout: float = 300,
+    state: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> PipelineRun:
-    """Run the real tap piped into the real target-postgres, like Meltano does."""
+    """Run the real tap piped into the real target-postgres, like Meltano does.
+
+    ``state`` (optional) is given to the tap with ``--state``, as Meltano
+    passes the previous run's state; ``env`` adds environment variables.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         tap_cfg = Path(tmp, "tap.json")
         tap_cfg.write_text(json.dumps(config))
+        tap_args = ["--config", str(tap_cfg)]
+        if state is not None:
+            state_file = Path(tmp, "state.json")
+            state_file.write_text(json.dumps(state))
+            tap_args += ["--state", str(state_file)]
         target_cfg = Path(tmp, "target.json")
         target_cfg.write_text(json.dumps(target_config))
         tap_err = Path(tmp, "tap.err")
         target_err = Path(tmp, "target.err")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_MIXOADS_")}
+        full_env = {
+            k: v for k, v in os.environ.items() if not k.startswith("TAP_MIXOADS_")
+        }
+        full_env.update(env or {})
         started = time.monotonic()
         with tap_err.open("w") as tap_err_fh, target_err.open("w") as target_err_fh:
             tap = subprocess.Popen(
-                [sys.executable, "-m", "tap_mixoads", "--config", str(tap_cfg)],
+                [sys.executable, "-m", "tap_mixoads", *tap_args],
                 stdout=subprocess.PIPE,
                 stderr=tap_err_fh,
                 cwd=REPO_ROOT,
-                env=env,
+                env=full_env,
             )
             target = subprocess.Popen(
                 [*loader_command(), "--config", str(target_cfg)],
@@ -175,7 +199,7 @@ def run_pipeline(
                 stdout=subprocess.PIPE,
                 stderr=target_err_fh,
                 cwd=REPO_ROOT,
-                env=env,
+                env=full_env,
             )
             assert tap.stdout is not None
             tap.stdout.close()  # the target owns the read end now

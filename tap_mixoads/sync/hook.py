@@ -37,6 +37,7 @@ from tap_mixoads.http.responses import (
     decode_json,
     describe,
     describe_failure,
+    final_failure,
     is_platform_error,
     printable,
 )
@@ -202,6 +203,13 @@ class CampaignSyncer:
         try:
             response = self._send(request, count_attempt)
         except Exception as exc:  # every failure becomes an outcome
+            if self._gives_up(exc):
+                # Not this campaign's fault: the account must stop (deferred,
+                # so it neither counts towards the breaker nor towards dead).
+                self._stop_rate_limited(exc)
+                outcome = self._deferred()
+                self._count(campaign_id, outcome)
+                return outcome
             outcome = self._failure(campaign_id, exc, attempts)
         else:
             body = decode_json(response)
@@ -247,6 +255,20 @@ class CampaignSyncer:
                     self.route_missing,
                 )
 
+    def _stop_rate_limited(self, exc: Exception) -> None:
+        with self._lock:
+            if self.rate_limit_stop is not None:
+                return
+            self.rate_limit_stop = (
+                f"{final_failure(exc)}, more than max_rate_limit_wait"
+            )
+        self.logger.error(
+            "%s%s; no more sync calls for this account in this run, the rest "
+            "are loaded as deferred",
+            self.label,
+            self.rate_limit_stop,
+        )
+
     def _count(self, campaign_id: str, outcome: SyncOutcome) -> None:
         with self._lock:
             self.calls += outcome.attempts
@@ -257,13 +279,12 @@ class CampaignSyncer:
                 self._maybe_trip()
             elif outcome.status == SUCCESS:
                 self._failed_in_a_row = 0
+            # A deferral is counted when its record is emitted (see _drain).
             if outcome.status == SUCCESS:
                 self.succeeded += 1
-            elif outcome.status == DEFERRED:
-                self.deferred += 1
             elif outcome.status == NOT_FOUND:
                 self.not_found.append(campaign_id)
-            else:
+            elif outcome.status != DEFERRED:
                 label = f"{outcome.http_status}" if outcome.http_status else "no answer"
                 tries = plural(outcome.attempts, "attempt")
                 self.failures.append((campaign_id, f"{label} after {tries}"))
@@ -385,6 +406,11 @@ class CampaignSyncer:
                 outcome = future.result()
             except CancelledError:
                 outcome = self._deferred()
+            if outcome.status == DEFERRED:
+                # Counted here, not in _count: most deferrals never reach it
+                # (a call not started once syncing stopped, a cancelled one).
+                with self._lock:
+                    self.deferred += 1
             if outcome.status == NOT_FOUND:
                 # Dropped only while the route is known to work (a success
                 # seen, and not judged missing since): otherwise kept.
