@@ -9,6 +9,7 @@ wrapper prints exactly that line and exits non-zero instead of a traceback.
 
 from __future__ import annotations
 
+import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 
@@ -76,6 +77,14 @@ class ShortReadError(RetriableError):
 
 class AccountFailedError(MixoAdsError):
     """One or more accounts failed; the others' data was emitted and saved."""
+
+
+class DeadlineExceededError(requests.exceptions.Timeout):
+    """An attempt outlasted its total deadline (a slow-but-steady body).
+
+    A ``Timeout``, so the retry policy treats it like any other timeout; its
+    message names the call and the deadline.
+    """
 
 
 class RunInterruptedError(BaseException):

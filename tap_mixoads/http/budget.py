@@ -20,10 +20,13 @@ of k consecutive calls is shorter than k intervals.
 
 When a 429 arrives anyway (a noisy network, or another process that uses the
 same client id without sharing the budget), the pace adapts: the interval is
-multiplied by ``SLOWDOWN_FACTOR`` (at most once per interval, up to
-``MAX_SLOWDOWN``) and recovers by ``RECOVERY_STEP`` per call, never below a
-margin that stays widened for the rest of the run. So a noisy box costs one
-429, not one per window, and two runs that collide share the budget.
+multiplied by ``SLOWDOWN_FACTOR`` (once per collision: only for calls sent
+after the last slowdown, up to ``MAX_SLOWDOWN``) and recovers by
+``RECOVERY_STEP`` per call, but never below a floor: after a first 429 a
+margin widened for the rest of the run (a noisy box costs one 429, not one
+per window); once 429s repeat, ``SHARED_FLOOR_FACTOR`` times the pace that
+was refused (another process spends the same budget: the two settle near
+half each within a few refusals instead of colliding every few calls).
 """
 
 from __future__ import annotations
@@ -54,8 +57,13 @@ SLOWDOWN_FACTOR = 2.0
 MAX_SLOWDOWN = 16.0
 #: ... and shrinks back by this factor per call that leaves ...
 RECOVERY_STEP = 0.97
-#: ... but never below this, once the run has seen a 429 (a widened margin).
+#: ... but never below this, once the run has seen a 429 (a widened margin:
+#: one 429 is taken for noise, a busy machine or network) ...
 WIDENED_MARGIN = 1.03
+#: ... and once 429s repeat (another process spends the same budget), never
+#: below this much slower than the pace that was last refused: two processes
+#: settle near half the budget each within a few refusals.
+SHARED_FLOOR_FACTOR = 1.5
 
 
 def pacing_interval_ms(requests_per_minute: float) -> int:
@@ -113,8 +121,11 @@ class RequestPacer:
         """Block until the next call may be sent (a turn from the bucket)."""
         self._limiter.try_acquire(self.name, blocking=True)
 
-    def mark_sending(self) -> None:
+    def mark_sending(self) -> float:
         """Wait, if earlier calls left late, then record this departure now.
+
+        Returns:
+            The departure time (``time.monotonic``), for ``note_rate_limited``.
 
         Holding the lock while waiting is deliberate: departures must be
         recorded in the order they happen.
@@ -130,17 +141,35 @@ class RequestPacer:
                 now = time.monotonic()
             self._departures.append(now)
             self._slowdown = max(self._floor, self._slowdown * RECOVERY_STEP)
+            return now
 
-    def note_rate_limited(self) -> bool:
-        """Slow down after a 429; True the first time (worth a warning)."""
+    def note_rate_limited(self, sent_at: float | None = None) -> bool:
+        """Slow down after a 429; True the first time (worth a warning).
+
+        Args:
+            sent_at: when the refused call left (``mark_sending``'s value). A
+                call that left before the last slowdown was sent at the old
+                pace: its 429 is no news, and slowing down again for it
+                would compound one collision into a crawl.
+        """
         with self._lock:
             self.rate_limited += 1
             first = self.rate_limited == 1
             now = time.monotonic()
+            fresh = sent_at is None or sent_at > self._last_slowdown_at
             # Concurrent calls answered 429 together are one signal, not many.
-            if now - self._last_slowdown_at >= self.interval_s:
-                self._slowdown = min(MAX_SLOWDOWN, self._slowdown * SLOWDOWN_FACTOR)
-                self._floor = WIDENED_MARGIN
+            if fresh and now - self._last_slowdown_at >= self.interval_s:
+                refused_at = self._slowdown
+                if self._last_slowdown_at == -math.inf:
+                    self._floor = max(self._floor, WIDENED_MARGIN)
+                else:
+                    self._floor = min(
+                        MAX_SLOWDOWN,
+                        max(self._floor, refused_at * SHARED_FLOOR_FACTOR),
+                    )
+                self._slowdown = min(
+                    MAX_SLOWDOWN, max(self._floor, refused_at * SLOWDOWN_FACTOR)
+                )
                 self._last_slowdown_at = now
             return first
 

@@ -17,7 +17,7 @@ import orjson
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_mixoads.errors import RateLimitedError, ShortReadError
+from tap_mixoads.errors import DeadlineExceededError, RateLimitedError, ShortReadError
 
 #: The error text the API uses for an expired bearer token.
 TOKEN_EXPIRED_ERROR = "Token expired"
@@ -139,6 +139,8 @@ def describe_failure(exc: BaseException | None) -> str:
     """A one-line, secret-free description of a failed attempt or call."""
     if exc is None:
         return "unknown failure"
+    if isinstance(exc, DeadlineExceededError):
+        return str(exc.args[0]) if exc.args else "no complete answer in time"
     if isinstance(exc, requests.exceptions.Timeout):
         return f"no answer within the timeout ({type(exc).__name__})"
     if isinstance(exc, requests.exceptions.ConnectionError):

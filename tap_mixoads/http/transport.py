@@ -32,6 +32,7 @@ from requests.adapters import HTTPAdapter
 from typing_extensions import override
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
+from tap_mixoads.errors import DeadlineExceededError
 from tap_mixoads.http.endpoints import TOKEN_PATH, template_of
 from tap_mixoads.http.responses import error_text, path_of
 
@@ -46,13 +47,6 @@ if t.TYPE_CHECKING:
 READ_CHUNK_BYTES = 64 * 1024
 #: Status recorded for an attempt that got no answer at all.
 NO_ANSWER = "no answer"
-
-
-class DeadlineExceededError(requests.exceptions.Timeout):
-    """An attempt outlasted its total deadline (a slow-but-steady body).
-
-    A ``Timeout``, so the retry policy treats it like any other timeout.
-    """
 
 
 class CallStats:
@@ -161,10 +155,10 @@ class AccountTransport(HTTPAdapter):
         self.budget.acquire()
         self._check_stop()
         request.headers["Authorization"] = self.token.bearer()
-        self.budget.mark_sending()
+        departed = self.budget.mark_sending()
         response = self.send_direct(request, **options)
         if response.status_code == requests.codes.too_many_requests and (
-            self.budget.note_rate_limited()
+            self.budget.note_rate_limited(departed)
         ):
             self.logger.warning(
                 "%s %s answered 429 although client id '%s' kept within its "
@@ -215,8 +209,8 @@ class AccountTransport(HTTPAdapter):
                 if time.monotonic() - started > self.deadline:
                     response.close()
                     msg = (
-                        f"{response.request.method} {path_of(response.url)}: no "
-                        f"complete answer within the {self.deadline:g} s deadline"
+                        f"no complete answer within the {self.deadline:g} s "
+                        "deadline (request_deadline)"
                     )
                     raise DeadlineExceededError(msg, response=response)
                 chunk = raw.read1(READ_CHUNK_BYTES, decode_content=True)
