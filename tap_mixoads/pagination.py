@@ -21,7 +21,9 @@ were read and a page yields none (its ``data`` is not a list, is empty, holds
 only campaigns already read, or the server ignored ``page``), or paging ends
 with fewer campaigns than the total, the page is re-read (a retriable error,
 through the usual retry policy) and, if that does not recover it, the call
-fails with one line naming the page, what was expected and what came.
+fails with one line naming the page, what was expected and what came. (When
+paging ends short of the total after a re-read, the last page's rows are
+real: they are emitted first, then the account fails.)
 
 A campaign listed twice (the list shifted while we paged) is emitted once.
 To keep memory flat the paginator remembers the ids of the last
@@ -86,6 +88,9 @@ class CampaignPaginator(BaseAPIPaginator[int]):
         self.repeats_skipped = 0
         self._seen: set[t.Any] = set()
         self._seen_order: collections.deque[t.Any] = collections.deque()
+        self._reread: dict[int, bool] = {}
+        #: Why the list ended short of its total (after a re-read), if it did.
+        self.incomplete: str | None = None
         self._page: Page | None = None
         self._page_response: requests.Response | None = None
 
@@ -143,11 +148,17 @@ class CampaignPaginator(BaseAPIPaginator[int]):
                     self._short(response, number, expected, data, repeats), response
                 )
             if next_page is None:
-                raise ShortReadError(
+                msg = (
                     f"GET {path_of(response.url)} page {number}: the total says "
-                    f"{expected} campaigns, but paging ended after {received}",
-                    response,
+                    f"{expected} campaigns, but paging ended after {received}"
                 )
+                if not self._reread.get(number):
+                    # Once: a re-read may recover (a list that shifted).
+                    self._reread[number] = True
+                    raise ShortReadError(msg, response)
+                # Still short: this page's rows are real, so they are
+                # emitted; the stream fails the account after them.
+                self.incomplete = msg
 
         # A good page: commit.
         if (

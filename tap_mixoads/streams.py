@@ -29,6 +29,7 @@ from tap_mixoads.errors import (
     APIRequestError,
     RateLimitedError,
     RetriableError,
+    ShortReadError,
 )
 from tap_mixoads.http.endpoints import CAMPAIGNS_PATH, SYNC_PATH, template_of
 from tap_mixoads.http.responses import (
@@ -406,6 +407,8 @@ class CampaignsStream(RESTStream[int]):
                     report.extracted += 1
                     yield record
                 counter.increment(plan.syncer.calls)
+            if state.paginator is not None and state.paginator.incomplete:
+                raise ShortReadError(state.paginator.incomplete)
             summary = plan.summary()
             if plan.syncer.failures or plan.syncer.stopped:
                 self.logger.warning("%s%s", label, summary)

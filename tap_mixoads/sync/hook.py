@@ -296,8 +296,9 @@ class CampaignSyncer:
                 )
             else:
                 self.logger.warning(
-                    "%s%s was listed but its sync answered 404: the platform does "
-                    "not know it, so its record is dropped",
+                    "%s%s was listed but its sync answered the platform's 404: it "
+                    "does not exist there, so its record is dropped (unless the "
+                    "sync route turns out to be missing)",
                     self.label,
                     campaign_id,
                 )
