@@ -64,6 +64,8 @@ WIDENED_MARGIN = 1.03
 #: below this much slower than the pace that was last refused: two processes
 #: settle near half the budget each within a few refusals.
 SHARED_FLOOR_FACTOR = 1.5
+#: Pause before asking again when the limiter refused a turn without a wait.
+REFUSED_RETRY_S = 0.002
 
 
 def pacing_interval_ms(requests_per_minute: float) -> int:
@@ -118,8 +120,18 @@ class RequestPacer:
         return self._base_s * self._slowdown
 
     def acquire(self) -> None:
-        """Block until the next call may be sent (a turn from the bucket)."""
-        self._limiter.try_acquire(self.name, blocking=True)
+        """Block until the next call may be sent (a turn from the bucket).
+
+        A blocking ``try_acquire`` can still return False without a turn:
+        pyrate-limiter reads a computed wait of exactly -1 ms as "can never
+        fit" and gives up. With a shared Postgres store that happens when
+        another process holds the table lock (its put fails NOWAIT, and the
+        wait is derived from a turn that has just expired). Sending anyway
+        would be a call outside the budget (seen as two processes' calls
+        arriving within a millisecond, then 429s), so ask again.
+        """
+        while not self._limiter.try_acquire(self.name, blocking=True):
+            time.sleep(REFUSED_RETRY_S)
 
     def mark_sending(self) -> float:
         """Wait, if earlier calls left late, then record this departure now.
