@@ -52,7 +52,7 @@ env: .env
 	umask 077 && cp .env.example .env
 
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --basetemp=.run/pytest $(PYTEST_ARGS)
 
 demo: install
 	$(BIN)/python -m devtools.demo

@@ -93,11 +93,13 @@ def test_pipeline_through_every_failure_path_leaks_nothing(
     table = dump_table(pg_url, pg_schema)
     # The recorded sync failures (campaigns 3 and 33 always fail) are in the
     # rows; the last attempt's reason varies (500, a hang, a reset, ...).
+    # Under this storm (30% faults per attempt, and a budget 4x the server's
+    # limit) another campaign may rarely fail all 6 attempts too: it is then
+    # recorded the same way, which is what this test checks for secrets.
     failed_rows = [line for line in table.splitlines() if ",failed," in line]
-    assert sorted(line.split(",", 2)[1] for line in failed_rows) == [
-        "campaign_3",
-        "campaign_33",
-    ]
+    failed = {line.split(",", 2)[1] for line in failed_rows}
+    assert {"campaign_3", "campaign_33"} <= failed
+    assert len(failed) <= 4, failed
     assert_no_secret(
         {
             "tap stderr": run.tap_stderr,
