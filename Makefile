@@ -52,6 +52,7 @@ env: .env
 	umask 077 && cp .env.example .env
 
 test: install
+	mkdir -p .run
 	$(BIN)/pytest --basetemp=.run/pytest $(PYTEST_ARGS)
 
 demo: install
