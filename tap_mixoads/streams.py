@@ -252,12 +252,15 @@ class CampaignsStream(RESTStream[int]):
             page.received_at, tz=datetime.timezone.utc
         )
         where = f"page {page.number}"
+        client_id = state.account.client_id
         count = 0
         for raw in page.rows:
             record = state.normalizer.normalize(raw, where=where)
             if record is not None:
                 count += 1
-                yield ExtractedRecord(record, extracted_at=extracted_at)
+                extracted = ExtractedRecord(record, extracted_at=extracted_at)
+                extracted["client_id"] = client_id
+                yield extracted
         paginator = state.paginator
         self.logger.info(
             "%sPage %d: %d campaigns (%d so far of %s)",
@@ -398,7 +401,7 @@ class CampaignsStream(RESTStream[int]):
         )
         report.sync = plan
         try:
-            records = self._with_client_id(account, self.request_records(context))
+            records = self.request_records(context)
             if self.ABORT_AT_RECORD_COUNT is not None:
                 # Stop where the SDK would, without its "unhandled error".
                 records = itertools.islice(records, self.ABORT_AT_RECORD_COUNT)
@@ -455,14 +458,6 @@ class CampaignsStream(RESTStream[int]):
                     "at": at,
                 }
             )
-
-    @staticmethod
-    def _with_client_id(
-        account: Account, records: Iterable[dict[str, t.Any]]
-    ) -> Iterable[dict[str, t.Any]]:
-        for record in records:
-            record["client_id"] = account.client_id
-            yield record
 
     def _sync_sender(
         self, client: AccountClient

@@ -88,6 +88,8 @@ class Ledger:
 
     def carried(self, campaign_id: str) -> dict[str, t.Any]:
         """The outcome a campaign last had, for a run that does not sync it."""
+        if not self.entries and not self.synced:
+            return NOT_SYNCED  # read-only: callers merge it, never change it
         entry = self.entries.get(campaign_id)
         if entry is not None:
             return self._fields(entry)
