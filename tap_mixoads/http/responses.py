@@ -19,8 +19,6 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tap_mixoads.errors import DeadlineExceededError, RateLimitedError, ShortReadError
 
-#: The error text the API uses for an expired bearer token.
-TOKEN_EXPIRED_ERROR = "Token expired"
 #: Longest server error text quoted in our own messages.
 MAX_QUOTED_ERROR_CHARS = 120
 #: Attribute under which a decoded body is cached on its response object.
@@ -109,17 +107,6 @@ def describe(response: requests.Response) -> str:
         f"{method} {path_of(response.url)} answered {response.status_code} "
         f"({error_text(response)})"
     )
-
-
-def is_token_expired(response: requests.Response) -> bool:
-    """Tell a "Token expired" 401 from other 401s (bad or missing token)."""
-    if response.status_code != requests.codes.unauthorized:
-        return False
-    try:
-        body = decode_json(response)
-    except ValueError:
-        return False
-    return isinstance(body, dict) and body.get("error") == TOKEN_EXPIRED_ERROR
 
 
 def is_platform_error(response: requests.Response) -> bool:

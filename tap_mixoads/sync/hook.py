@@ -121,10 +121,6 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-class SyncRouteMissingError(Exception):
-    """The sync endpoint itself answers 404: stop syncing, fail the run."""
-
-
 class CampaignSyncer:
     """Runs the sync calls concurrently and merges outcomes into records.
 
