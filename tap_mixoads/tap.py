@@ -12,10 +12,14 @@ from __future__ import annotations
 import contextvars
 import copy
 import functools
+import json
+import os
 import signal
+import tempfile
 import threading
 import types
 import typing as t
+from pathlib import Path
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -325,12 +329,28 @@ class TapMixoAds(Tap):
         """Check every ``--config`` file first: a bad one is one line naming it.
 
         The SDK reads them with a bare JSON parse, so a trailing comma would
-        end in a traceback.
+        end in a traceback. A file that can be read only once (a pipe, as in
+        ``--config <(vault read ...)``) is handed to the SDK as a private
+        temporary copy, removed as soon as the SDK has read it.
         """
-        for path in value:
-            if path != "ENV":
-                read_config_file(path)
-        return super().cb_config(ctx, param, value)
+        paths: list[str] = []
+        copies: list[str] = []
+        try:
+            for path in value:
+                if path == "ENV" or Path(path).is_file():
+                    if path != "ENV":
+                        read_config_file(path)
+                    paths.append(path)
+                    continue
+                fd, copy_path = tempfile.mkstemp(prefix="tap-mixoads-", suffix=".json")
+                copies.append(copy_path)
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(read_config_file(path), fh)
+                paths.append(copy_path)
+            return super().cb_config(ctx, param, tuple(paths))
+        finally:
+            for copy_path in copies:
+                Path(copy_path).unlink(missing_ok=True)
 
     @override
     @classmethod

@@ -255,6 +255,33 @@ def test_a_malformed_config_file_is_one_line_naming_it(tmp_path):
     )
 
 
+def test_a_config_from_a_pipe_is_read_once_and_not_left_on_disk(calm, tmp_path):
+    """``--config <(vault read ...)``: a pipe can be read once only.
+
+    The SDK reads the file after the tap checked it; without a copy it met
+    an empty pipe and ended in a traceback.
+    """
+    fifo = tmp_path / "config.fifo"
+    os.mkfifo(fifo)
+    config = tap_config(calm.url, schema_only=True)
+    before = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("tap-mixoads-*.json"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tap_mixoads", "--config", str(fifo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    with fifo.open("w") as fh:  # blocks until the tap opens it
+        json.dump(config, fh)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert '"type":"SCHEMA"' in out.replace(" ", "")
+    after = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("tap-mixoads-*.json"))
+    assert after <= before  # the private copy is gone
+
+
 def test_accounts_or_email_and_password(calm):
     config = tap_config(calm.url)
     del config["email"], config["password"]
