@@ -150,7 +150,8 @@ def config_problems(
             problems.append(
                 f"setting 'api_url': {api_url!r} is not an http(s) URL with a host"
             )
-    problems.extend(_credential_problems(config))
+    if not config.get("schema_only"):  # it makes no API call: no login
+        problems.extend(_credential_problems(config))
     problems.extend(_budget_url_problems(config))
     return problems
 

@@ -295,6 +295,10 @@ class CampaignsStream(RESTStream[int]):
         recorded (the run exits non-zero after every other account's records
         and state are written).
         """
+        if self.config.get("schema_only"):
+            # The SDK has written this stream's SCHEMA; that is all (for a
+            # loader to create the tables in one process before shards run).
+            return
         self.run.open()
         accounts = self.run.accounts
         for account in accounts:

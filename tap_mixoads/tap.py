@@ -255,6 +255,18 @@ class TapMixoAds(Tap):
                 "sync_give_up_after_runs (the explicit reset of 'dead')"
             ),
         ),
+        th.Property(
+            "schema_only",
+            th.BooleanType,
+            default=False,
+            title="Schema only",
+            description=(
+                "Write each selected stream's SCHEMA message and stop: no API "
+                "call, no record, the state passed on unchanged. Run it once "
+                "before shards load in parallel, so that one loader creates "
+                "(or widens) the tables"
+            ),
+        ),
     ).to_dict()
 
     @override
@@ -303,6 +315,11 @@ class TapMixoAds(Tap):
         runs = _RUNS.get()
         if runs is not None:
             runs.append(self)
+        if self.config.get("schema_only"):
+            self.logger.info(
+                "schema_only: writing the selected streams' SCHEMA only; "
+                "no API call, no record"
+            )
         # Replace the SDK's handlers, which exit 0 ("Gracefully shutting
         # down") and write a final state as if the run had completed.
         if threading.current_thread() is threading.main_thread():

@@ -1,0 +1,113 @@
+"""``schema_only``: the tables' SCHEMA, nothing else, and not one API call.
+
+Parallel shards that load the same tables need them created first by one
+process: target-postgres checks for a table and then runs ``CREATE TABLE``,
+so two first loads at once can fail on Postgres' ``pg_type`` index.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from singer_sdk.singerlib import Catalog
+
+from tests.conftest import query
+from tests.helpers import REPO_ROOT, loader_command, run_tap, tap_config
+
+
+def test_schema_only_writes_each_selected_schema_and_calls_nothing(calm):
+    before = calm.stats()["requests"]
+    run = run_tap(tap_config(calm.url, schema_only=True))
+    assert run.returncode == 0, run.stderr
+    schemas = [m for m in run.messages if m["type"] == "SCHEMA"]
+    assert [m["stream"] for m in schemas] == ["campaigns", "sync_events", "sync_runs"]
+    assert schemas[0]["key_properties"] == ["client_id", "id"]
+    assert {m["type"] for m in run.messages} == {"SCHEMA", "STATE"}
+    assert calm.stats()["requests"] == before  # not one API call
+    assert "schema_only: writing the selected streams' SCHEMA only" in run.stderr
+
+
+def test_schema_only_passes_the_state_on_unchanged(calm, tmp_path):
+    state = {"bookmarks": {"campaigns": {"accounts": {"c1": {"sync": {"x": 1}}}}}}
+    state_file = tmp_path / "state.json"
+    state_file.write_text(json.dumps(state))
+    run = run_tap(tap_config(calm.url, schema_only=True), "--state", str(state_file))
+    assert run.returncode == 0, run.stderr
+    states = [m["value"] for m in run.messages if m["type"] == "STATE"]
+    assert states, run.stdout
+    assert states[-1]["bookmarks"]["campaigns"] == state["bookmarks"]["campaigns"]
+
+
+def test_schema_only_needs_no_credentials(calm):
+    """The tables job of meltano.yml runs where no shard's accounts are set."""
+    config = tap_config(calm.url, schema_only=True)
+    del config["email"], config["password"]
+    run = run_tap(config)
+    assert run.returncode == 0, run.stderr
+    assert [m["type"] for m in run.messages].count("SCHEMA") == 3
+    # Without schema_only the same config is refused in one line.
+    refused = run_tap({**config, "schema_only": False})
+    assert refused.returncode != 0
+    assert "setting 'email' is required" in refused.stderr
+
+
+def test_schema_only_respects_the_catalog_selection(calm):
+    discovered = subprocess.run(
+        [sys.executable, "-m", "tap_mixoads", "--discover"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
+        check=True,
+    )
+    catalog = Catalog.from_dict(json.loads(discovered.stdout))
+    for entry in catalog.streams:
+        selected = entry.tap_stream_id == "campaigns"
+        entry.metadata.root.selected = selected
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(catalog.to_dict(), fh)
+    try:
+        run = run_tap(tap_config(calm.url, schema_only=True), "--catalog", fh.name)
+    finally:
+        Path(fh.name).unlink()
+    assert run.returncode == 0, run.stderr
+    schemas = [m["stream"] for m in run.messages if m["type"] == "SCHEMA"]
+    assert schemas == ["campaigns"]
+    assert not [m for m in run.messages if m["type"] == "RECORD"]
+
+
+def test_schema_only_run_creates_the_tables_in_postgres(calm, target_config, pg_url):
+    with tempfile.TemporaryDirectory() as tmp:
+        tap_cfg = Path(tmp, "tap.json")
+        tap_cfg.write_text(json.dumps(tap_config(calm.url, schema_only=True)))
+        target_cfg = Path(tmp, "target.json")
+        target_cfg.write_text(json.dumps(target_config))
+        tap = subprocess.run(
+            [sys.executable, "-m", "tap_mixoads", "--config", str(tap_cfg)],
+            capture_output=True,
+            cwd=REPO_ROOT,
+            timeout=120,
+            check=False,
+        )
+        assert tap.returncode == 0, tap.stderr
+        target = subprocess.run(
+            [*loader_command(), "--config", str(target_cfg)],
+            input=tap.stdout,
+            capture_output=True,
+            cwd=REPO_ROOT,
+            timeout=120,
+            check=False,
+        )
+    assert target.returncode == 0, target.stderr[-3000:]
+    schema = target_config["default_target_schema"]
+    tables = query(
+        pg_url,
+        "select table_name from information_schema.tables "
+        f"where table_schema = '{schema}' order by table_name",
+    )
+    assert tables == [("campaigns",), ("sync_events",), ("sync_runs",)]
+    assert query(pg_url, f'select count(*) from "{schema}".campaigns') == [(0,)]
