@@ -16,7 +16,10 @@ client id takes its turn from one budget.
 A turn is not a departure: a call can leave later than its turn (a token
 renewal, a busy CPU), and the server counts arrivals. ``mark_sending`` checks
 the real departure times of this process's last calls and waits until no run
-of k consecutive calls is shorter than k intervals.
+of k consecutive calls is shorter than k intervals; ``mark_sent`` moves a
+recorded departure to the moment the request was written to the socket
+(see :mod:`tap_mixoads.http.departure`), so a call held back by a pause of
+the whole process does not shorten the window that starts with it.
 
 When a 429 arrives anyway (a noisy network, or another process that uses the
 same client id without sharing the budget), the pace adapts: the interval is
@@ -154,6 +157,28 @@ class RequestPacer:
             self._departures.append(now)
             self._slowdown = max(self._floor, self._slowdown * RECOVERY_STEP)
             return now
+
+    def mark_sent(self, recorded: float, written_at: float) -> None:
+        """Move a departure recorded by ``mark_sending`` to when it really left.
+
+        Args:
+            recorded: ``mark_sending``'s value for the call.
+            written_at: when its request was written to the socket (see
+                :mod:`tap_mixoads.http.departure`).
+
+        A call held back between its turn and the socket (a pause of the
+        whole process) arrives later than recorded; the calls that follow
+        are then spaced from its real departure, so the server never sees k
+        consecutive calls in less than k intervals. Only ever moves a record
+        later: an earlier reading is clock noise.
+        """
+        if written_at <= recorded:
+            return
+        with self._lock:
+            for i in range(len(self._departures) - 1, -1, -1):
+                if self._departures[i] == recorded:
+                    self._departures[i] = written_at
+                    return
 
     def note_rate_limited(self, sent_at: float | None = None) -> bool:
         """Slow down after a 429; True the first time (worth a warning).

@@ -23,6 +23,7 @@ backoff, ``validate_response``) runs unchanged on top; this is the httpx
 from __future__ import annotations
 
 import collections
+import functools
 import threading
 import time
 import typing as t
@@ -33,6 +34,7 @@ from typing_extensions import override
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 from tap_mixoads.errors import DeadlineExceededError
+from tap_mixoads.http.departure import POOL_CLASSES, report_written
 from tap_mixoads.http.endpoints import TOKEN_PATH, template_of
 from tap_mixoads.http.responses import error_text, path_of
 
@@ -146,6 +148,18 @@ class AccountTransport(HTTPAdapter):
             response = self._send_bearer(request, options)
         return response
 
+    @override
+    def init_poolmanager(
+        self,
+        connections: int,
+        maxsize: int,
+        block: bool = False,
+        **pool_kwargs: t.Any,
+    ) -> None:
+        """The pool manager, its connections reporting when requests leave."""
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(POOL_CLASSES)
+
     def _send_bearer(
         self, request: requests.PreparedRequest, options: dict[str, t.Any]
     ) -> requests.Response:
@@ -156,7 +170,8 @@ class AccountTransport(HTTPAdapter):
         self._check_stop()
         request.headers["Authorization"] = self.token.bearer()
         departed = self.budget.mark_sending()
-        response = self.send_direct(request, **options)
+        with report_written(functools.partial(self.budget.mark_sent, departed)):
+            response = self.send_direct(request, **options)
         if response.status_code == requests.codes.too_many_requests and (
             self.budget.note_rate_limited(departed)
         ):

@@ -1,0 +1,78 @@
+"""When a call really left: connections that report the moment a request is written.
+
+The budget records a call's departure just before it is handed to
+``requests``; the bytes leave a little later. Usually that is well under a
+millisecond, but a pause of the whole process in between (a full garbage
+collection over a large heap, the OS handing both cores to other processes)
+can hold one call back by 50 to 100 ms while the calls after it leave on
+time. The server counts arrivals, so the window that starts at the late call
+is then that much shorter than the budget planned, and with many accounts
+in one process this showed up as a 429 about once per 100-account run.
+
+These urllib3 connection classes call a per-thread hook the moment the
+request line, headers and body have been written (``HTTPConnection.request``
+has returned), so the budget can move its record of that departure to the
+real time before the calls that follow are spaced from it. urllib3 calls
+``request`` and then ``getresponse`` on the thread that sends, so a
+thread-local hook set around the send sees only that call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import typing as t
+
+from typing_extensions import override
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+_HOOK = threading.local()
+
+
+class ReportingHTTPConnection(HTTPConnection):
+    """``HTTPConnection`` that reports when its request was written."""
+
+    @override
+    def request(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().request(*args, **kwargs)
+        on_written = getattr(_HOOK, "on_written", None)
+        if on_written is not None:
+            on_written(time.monotonic())
+
+
+class ReportingHTTPSConnection(ReportingHTTPConnection, HTTPSConnection):
+    """``HTTPSConnection`` that reports when its request was written."""
+
+
+class ReportingHTTPConnectionPool(HTTPConnectionPool):
+    """A pool of :class:`ReportingHTTPConnection`."""
+
+    ConnectionCls = ReportingHTTPConnection
+
+
+class ReportingHTTPSConnectionPool(HTTPSConnectionPool):
+    """A pool of :class:`ReportingHTTPSConnection`."""
+
+    ConnectionCls = ReportingHTTPSConnection
+
+
+#: For ``PoolManager.pool_classes_by_scheme``.
+POOL_CLASSES: dict[str, type[HTTPConnectionPool]] = {
+    "http": ReportingHTTPConnectionPool,
+    "https": ReportingHTTPSConnectionPool,
+}
+
+
+@contextlib.contextmanager
+def report_written(on_written: Callable[[float], None]) -> Iterator[None]:
+    """While active, a request written on this thread calls ``on_written(at)``."""
+    _HOOK.on_written = on_written
+    try:
+        yield
+    finally:
+        _HOOK.on_written = None
