@@ -55,6 +55,8 @@ class AccountReport:
     ended_at: float | None = None
     _started_mono: float = dataclasses.field(default_factory=time.monotonic)
     _ended_mono: float | None = None
+    #: How many of the syncer's events are already in ``RunContext.sync_events``.
+    events_taken: int = 0
 
     def finish(self) -> None:
         """Note the account's end (once)."""
@@ -286,6 +288,11 @@ class RunContext:
                 )
                 self.reports[account.client_id] = report
             return report
+
+    def all_reports(self) -> list[AccountReport]:
+        """The reports of the accounts started so far."""
+        with self._lock:
+            return list(self.reports.values())
 
     def fail(self, account: Account, message: str) -> None:
         """Record that ``account`` failed (the run will exit non-zero)."""

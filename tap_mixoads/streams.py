@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import os
 import queue
 import threading
+import time
 import typing as t
 
 import orjson
@@ -54,10 +56,13 @@ if t.TYPE_CHECKING:
 
     from tap_mixoads.accounts import Account
     from tap_mixoads.http.client import AccountClient
-    from tap_mixoads.run import RunContext
+    from tap_mixoads.run import AccountReport, RunContext
 
 #: Records waiting between the account threads and the writer (back-pressure).
 MAX_QUEUED_RECORDS = 2000
+#: Seconds between two flushes of the sync events gathered so far
+#: (``MIXOADS_EVENTS_FLUSH_SECONDS`` in the environment overrides it).
+EVENTS_FLUSH_S = 5.0
 #: The sync outcome columns, filled by the sync hook.
 SYNC_FIELDS = tuple(NOT_SYNCED)
 
@@ -135,9 +140,16 @@ class CampaignsStream(RESTStream[int]):
         if name not in SYNC_FIELDS and name != "client_id"
     )
 
-    def __init__(self, tap: Tap, *, run: RunContext) -> None:
+    def __init__(
+        self, tap: Tap, *, run: RunContext, events: SyncEventsStream | None = None
+    ) -> None:
         super().__init__(tap)
         self.run = run
+        #: The stream that the run's sync events go to, flushed as they come.
+        self.events = events
+        self._events_flushed_at = time.monotonic()
+        from_env = os.environ.get("MIXOADS_EVENTS_FLUSH_SECONDS")
+        self.events_flush_s = float(from_env or EVENTS_FLUSH_S)
         self._local = threading.local()
 
     # --- which account is this thread working for ---------------------------
@@ -309,7 +321,7 @@ class CampaignsStream(RESTStream[int]):
             if len(accounts) == 1 and not self.config.get("accounts"):
                 account = accounts[0]
                 try:
-                    yield from self._account_records(account, context)
+                    yield from self._flushing(self._account_records(account, context))
                 except Exception as exc:  # its state is saved, the run fails
                     if self.ABORT_AT_RECORD_COUNT is not None:
                         raise  # a connection test reports the failure itself
@@ -317,10 +329,23 @@ class CampaignsStream(RESTStream[int]):
                 finally:
                     self._save_state(account)
             else:
-                yield from self._concurrent_records(accounts, context)
+                yield from self._flushing(self._concurrent_records(accounts, context))
         finally:
             reporter.stop()
             self._log_account_summaries()
+
+    def _flushing(
+        self, records: Iterable[dict[str, t.Any]]
+    ) -> Iterable[dict[str, t.Any]]:
+        """``records``, with the sync events so far emitted every few seconds."""
+        flush = self.ABORT_AT_RECORD_COUNT is None and not self.run.probe
+        for record in records:
+            yield record
+            if (
+                flush
+                and time.monotonic() - self._events_flushed_at >= self.events_flush_s
+            ):
+                self._flush_events()
 
     def _concurrent_records(
         self, accounts: list[Account], context: Context | None
@@ -448,11 +473,23 @@ class CampaignsStream(RESTStream[int]):
         state = self.get_context_state(None)
         accounts = state.setdefault("accounts", {})
         accounts[account.client_id] = report.sync.ledger.to_state()
-        for campaign_id, outcome, at in report.sync.syncer.events:
+        self._take_events(report)
+
+    def _take_events(self, report: AccountReport) -> None:
+        """Move the account's final sync outcomes so far to ``sync_events``.
+
+        Sync workers append to the syncer's list; this (on the thread that
+        writes messages) takes what is new since the last time.
+        """
+        if report.sync is None:
+            return
+        events = report.sync.syncer.events
+        end = len(events)
+        for campaign_id, outcome, at in events[report.events_taken : end]:
             self.run.sync_events.append(
                 {
                     "run_id": self.run.run_id,
-                    "client_id": account.client_id,
+                    "client_id": report.account.client_id,
                     "campaign_id": campaign_id,
                     "status": outcome.status,
                     "http_status": outcome.http_status,
@@ -462,6 +499,25 @@ class CampaignsStream(RESTStream[int]):
                     "at": at,
                 }
             )
+        report.events_taken = end
+
+    def _flush_events(self) -> None:
+        """Emit the sync events gathered so far, between campaign records.
+
+        Waiting for the end would put every event of the run (one per
+        campaign: 10,000 for 100 accounts) into the pipe after the last
+        campaign, and the loader would parse them all then, seconds after
+        the API work was done. ``Stream.sync`` is the SDK's public entry for
+        a stream's records (selection, stream maps, metrics); the SDK's own
+        sync of ``sync_events`` after this stream emits what is left.
+        """
+        self._events_flushed_at = time.monotonic()
+        if self.events is None or not self.events.selected:
+            return
+        for report in self.run.all_reports():
+            self._take_events(report)
+        if self.run.sync_events:
+            self.events.sync()
 
     def _sync_sender(
         self, client: AccountClient
@@ -534,13 +590,18 @@ class _RunStream(Stream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """What the campaigns stream gathered in this run.
+        """What the campaigns stream gathered since the last sync of this stream.
 
+        Each record is emitted once: the campaigns stream may sync this one
+        several times during its run, and the SDK syncs it once more after.
         Nothing in a connection test (``--test``): a run report is not a
         record read from the API.
         """
+        collected = self.collected()
+        taken = collected[:]
+        del collected[: len(taken)]
         if self.ABORT_AT_RECORD_COUNT is None:
-            yield from self.collected()
+            yield from taken
 
 
 class SyncEventsStream(_RunStream):

@@ -417,9 +417,10 @@ class TapMixoAds(Tap):
     @override
     def discover_streams(self) -> list[Stream]:
         """The streams this tap offers, handed the run's resources explicitly."""
+        events = streams.SyncEventsStream(self, run=self.run)
         return [
-            streams.CampaignsStream(self, run=self.run),
-            streams.SyncEventsStream(self, run=self.run),
+            streams.CampaignsStream(self, run=self.run, events=events),
+            events,
             streams.SyncRunsStream(self, run=self.run),
         ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from mock_api.accounts import account_client_id, account_credentials
 from tests.conftest import query
 from tests.helpers import run_pipeline, run_tap, tap_config
 from tests.test_meltano import meltano, tap_env
@@ -79,6 +80,40 @@ PROGRESS = re.compile(
     r", synced (?P<synced>\d+)/(?P<target>\d+)(?: \(\d+ failed\))?"
     r", about (?P<left>\d+) (?P<unit>s|min) left at (?P<rpm>[\d.]+) calls/min$"
 )
+
+
+def test_sync_events_come_out_during_the_run_each_once(mock_api):
+    """Events are flushed between campaign records, not all after the last.
+
+    With every event after the last campaign, the loader parsed 10,000 of
+    them (100 accounts) seconds after the API work was done.
+    """
+    server = mock_api("calm", accounts=2, campaigns=30, sync_delay=0.1)
+    config = tap_config(server.url, requests_per_minute=600)
+    del config["email"], config["password"]
+    config["accounts"] = [
+        {
+            "client_id": account_client_id(k),
+            **dict(zip(("email", "password"), account_credentials(k), strict=True)),
+        }
+        for k in (1, 2)
+    ]
+    run = run_tap(config, env={"MIXOADS_EVENTS_FLUSH_SECONDS": "0.5"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    kinds = [
+        (m["type"], m.get("stream"))
+        for m in run.messages
+        if m["type"] in {"RECORD", "SCHEMA"}
+    ]
+    last_campaign = max(i for i, k in enumerate(kinds) if k == ("RECORD", "campaigns"))
+    events = [i for i, k in enumerate(kinds) if k == ("RECORD", "sync_events")]
+    assert events and events[0] < last_campaign  # some came out during the run
+    first_schema = kinds.index(("SCHEMA", "sync_events"))
+    assert first_schema < events[0]
+    records = run.stream_records("sync_events")
+    keys = [(r["client_id"], r["campaign_id"]) for r in records]
+    assert len(keys) == len(set(keys)) == 60  # every campaign's outcome, once
+    assert {r["status"] for r in records} == {"success"}
 
 
 def test_a_progress_line_says_how_far_and_how_long(mock_api):
