@@ -70,12 +70,15 @@ log_checkpoints = off
 # Loader choices shared by meltano.yml and config.json users (see meltano.yml):
 # no _sdc_* columns, so ACTIVATE_VERSION must be ignored (target-postgres
 # asserts activate_version implies add_record_metadata); rows merge on the
-# stream's key properties, so re-runs update instead of duplicating.
+# stream's key properties, so re-runs update instead of duplicating; a
+# stream's rows are loaded every 2,500 records (the SDK's default is 10,000),
+# so a many-account run loads as it goes instead of all at its end.
 TARGET_POSTGRES_LOADER_SETTINGS: dict[str, Any] = {
     "add_record_metadata": False,
     "activate_version": False,
     "hard_delete": False,
     "load_method": "upsert",
+    "batch_size_rows": 2500,
 }
 
 

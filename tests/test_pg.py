@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+import yaml
 
 from devtools.pg import (
     POSTGRES_URL_ENV,
+    TARGET_POSTGRES_LOADER_SETTINGS,
     LocalPostgres,
     postgres_from_env_or_private,
     target_postgres_config,
     target_postgres_env,
 )
+from tests.helpers import REPO_ROOT
 
 
 def _count(url: str) -> int:
@@ -109,3 +112,13 @@ def test_target_postgres_env_and_config_parse_the_url():
     assert config["add_record_metadata"] is False
     assert config["activate_version"] is False
     assert config["load_method"] == "upsert"
+
+
+def test_meltano_yml_loader_settings_match_the_tests_and_benchmarks():
+    """Tests and benchmarks load with the settings meltano.yml gives users."""
+    project = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())
+    loader = next(
+        p for p in project["plugins"]["loaders"] if p["name"] == "target-postgres"
+    )
+    for key, value in TARGET_POSTGRES_LOADER_SETTINGS.items():
+        assert loader["config"].get(key) == value, key
