@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mock_api.accounts import account_client_id, account_credentials
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_EMAIL = "admin@mixoads.com"
 DEMO_PASSWORD = "SuperSecret123!"
@@ -33,6 +35,17 @@ def meltano_isolation() -> list[str]:
     empty = folder / "empty.env"
     empty.write_text("")
     return ["--env-file", str(empty)]
+
+
+def mock_accounts(*ks: int) -> list[dict[str, Any]]:
+    """``accounts`` entries for the mock's accounts ``ks``, one client id each."""
+    entries = []
+    for k in ks:
+        email, password = account_credentials(k)
+        entries.append(
+            {"client_id": account_client_id(k), "email": email, "password": password}
+        )
+    return entries
 
 
 def tap_config(url: str, **overrides: Any) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from tests.helpers import (
     PipelineRun,
     TapRun,
     error_lines,
+    mock_accounts,
     run_pipeline,
     run_tap,
     tap_config,
@@ -58,14 +59,10 @@ def limited_api(mock_api: Any, **knobs: Any) -> MockServer:
 
 def accounts(*ks: int, wrong_password_for: int | None = None) -> list[dict[str, Any]]:
     """``accounts`` entries for mock accounts ``ks``, one client id each."""
-    entries = []
-    for k in ks:
-        email, password = account_credentials(k)
+    entries = mock_accounts(*ks)
+    for k, entry in zip(ks, entries, strict=True):
         if k == wrong_password_for:
-            password = WRONG_PASSWORD
-        entries.append(
-            {"client_id": account_client_id(k), "email": email, "password": password}
-        )
+            entry["password"] = WRONG_PASSWORD
     return entries
 
 

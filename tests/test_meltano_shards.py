@@ -25,9 +25,9 @@ import psycopg
 import pytest
 
 from devtools.pg import target_postgres_env
-from mock_api.accounts import account_client_id, account_credentials
+from mock_api.accounts import account_client_id
 from tests.conftest import query
-from tests.helpers import REPO_ROOT, meltano_isolation
+from tests.helpers import REPO_ROOT, meltano_isolation, mock_accounts
 from tests.test_meltano import LOCK_PATH, MELTANO
 
 SHARDS = {"a": (1,), "b": (2, 3)}
@@ -44,16 +44,6 @@ def meltano_pg_uri(pg_url: str) -> Iterator[str]:
     yield urlunsplit(parts._replace(scheme="postgresql+psycopg", path=f"/{name}"))
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def shard_accounts(ks: tuple[int, ...]) -> str:
-    entries = []
-    for k in ks:
-        email, password = account_credentials(k)
-        entries.append(
-            {"client_id": account_client_id(k), "email": email, "password": password}
-        )
-    return json.dumps(entries)
 
 
 def error_lines(stderr: str) -> str:
@@ -107,7 +97,7 @@ def test_two_shards_run_in_parallel_with_their_own_state(
             {
                 **common,
                 f"{prefix}API_URL": server.url,
-                f"{prefix}ACCOUNTS": shard_accounts(ks),
+                f"{prefix}ACCOUNTS": json.dumps(mock_accounts(*ks)),
                 f"{prefix}REQUESTS_PER_MINUTE": "360",
                 f"{prefix}REQUEST_TIMEOUT": "2.5",
             }

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from mock_api.accounts import account_client_id, account_credentials
 from tests.conftest import query
-from tests.helpers import run_pipeline, run_tap, tap_config
+from tests.helpers import mock_accounts, run_pipeline, run_tap, tap_config
 from tests.test_meltano import meltano, tap_env
 
 CLIENT = "tap-mixoads"
@@ -91,13 +90,7 @@ def test_sync_events_come_out_during_the_run_each_once(mock_api):
     server = mock_api("calm", accounts=2, campaigns=30, sync_delay=0.1)
     config = tap_config(server.url, requests_per_minute=600)
     del config["email"], config["password"]
-    config["accounts"] = [
-        {
-            "client_id": account_client_id(k),
-            **dict(zip(("email", "password"), account_credentials(k), strict=True)),
-        }
-        for k in (1, 2)
-    ]
+    config["accounts"] = mock_accounts(1, 2)
     run = run_tap(config, env={"MIXOADS_EVENTS_FLUSH_SECONDS": "0.5"})
     assert run.returncode == 0, run.stderr[-3000:]
     kinds = [

@@ -16,7 +16,7 @@ from pathlib import Path
 from singer_sdk.singerlib import Catalog
 
 from tests.conftest import query
-from tests.helpers import REPO_ROOT, loader_command, run_tap, tap_config
+from tests.helpers import REPO_ROOT, run_pipeline, run_tap, tap_config
 
 
 def test_schema_only_writes_each_selected_schema_and_calls_nothing(calm):
@@ -81,28 +81,9 @@ def test_schema_only_respects_the_catalog_selection(calm):
 
 
 def test_schema_only_run_creates_the_tables_in_postgres(calm, target_config, pg_url):
-    with tempfile.TemporaryDirectory() as tmp:
-        tap_cfg = Path(tmp, "tap.json")
-        tap_cfg.write_text(json.dumps(tap_config(calm.url, schema_only=True)))
-        target_cfg = Path(tmp, "target.json")
-        target_cfg.write_text(json.dumps(target_config))
-        tap = subprocess.run(
-            [sys.executable, "-m", "tap_mixoads", "--config", str(tap_cfg)],
-            capture_output=True,
-            cwd=REPO_ROOT,
-            timeout=120,
-            check=False,
-        )
-        assert tap.returncode == 0, tap.stderr
-        target = subprocess.run(
-            [*loader_command(), "--config", str(target_cfg)],
-            input=tap.stdout,
-            capture_output=True,
-            cwd=REPO_ROOT,
-            timeout=120,
-            check=False,
-        )
-    assert target.returncode == 0, target.stderr[-3000:]
+    run = run_pipeline(tap_config(calm.url, schema_only=True), target_config)
+    assert run.tap_returncode == 0, run.tap_stderr[-3000:]
+    assert run.target_returncode == 0, run.target_stderr[-3000:]
     schema = target_config["default_target_schema"]
     tables = query(
         pg_url,
