@@ -6,6 +6,7 @@ import atexit
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -126,6 +127,21 @@ def run_tap(
             except json.JSONDecodeError:
                 continue  # a pretty-printed document (--discover, --about)
     return TapRun(proc.returncode, proc.stdout, proc.stderr, seconds, messages)
+
+
+def failure_lines(stderr: str) -> str:
+    """The lines of a failed Meltano run that say why (no colour codes).
+
+    Meltano's stderr ends in a framed traceback; its last 3,000 characters
+    rarely hold the cause, and pytest cuts a long message short.
+    """
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", stderr)
+    wanted = [
+        line
+        for line in plain.splitlines()
+        if re.search(r"error|exception|failed", line, re.IGNORECASE)
+    ]
+    return "\n".join(wanted[-40:]) or plain[-3000:]
 
 
 def error_lines(run: TapRun) -> list[str]:

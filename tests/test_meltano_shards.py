@@ -14,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ import pytest
 from devtools.pg import target_postgres_env
 from mock_api.accounts import account_client_id
 from tests.conftest import query
-from tests.helpers import REPO_ROOT, meltano_isolation, mock_accounts
+from tests.helpers import REPO_ROOT, failure_lines, meltano_isolation, mock_accounts
 from tests.test_meltano import LOCK_PATH, MELTANO
 
 SHARDS = {"a": (1,), "b": (2, 3)}
@@ -44,17 +43,6 @@ def meltano_pg_uri(pg_url: str) -> Iterator[str]:
     yield urlunsplit(parts._replace(scheme="postgresql+psycopg", path=f"/{name}"))
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def error_lines(stderr: str) -> str:
-    """The lines of a failed run that say why (no colour codes, no frames)."""
-    plain = re.sub(r"\x1b\[[0-9;]*m", "", stderr)
-    wanted = [
-        line
-        for line in plain.splitlines()
-        if re.search(r"error|exception|failed", line, re.IGNORECASE)
-    ]
-    return "\n".join(wanted[-40:]) or plain[-3000:]
 
 
 def base_env(extra: dict[str, str]) -> dict[str, str]:
@@ -127,7 +115,7 @@ def test_two_shards_run_in_parallel_with_their_own_state(
             timeout=180,
             check=False,
         )
-        assert tables.returncode == 0, error_lines(tables.stderr)
+        assert tables.returncode == 0, failure_lines(tables.stderr)
         assert server.stats()["requests"] == {}  # not one API call
         created = query(
             pg_url,
@@ -170,7 +158,9 @@ def test_two_shards_run_in_parallel_with_their_own_state(
             assert got.returncode == 0, got.stderr[-3000:]
             states[shard] = json.loads(got.stdout)
     for shard, proc in procs.items():
-        assert proc.returncode == 0, f"shard {shard}:\n{error_lines(outputs[shard][1])}"
+        assert proc.returncode == 0, (
+            f"shard {shard}:\n{failure_lines(outputs[shard][1])}"
+        )
         # Each ran only its own accounts.
         for k in (1, 2, 3):
             named = f"[client {account_client_id(k)}]" in outputs[shard][1]

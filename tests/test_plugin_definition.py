@@ -19,7 +19,7 @@ import yaml
 from devtools.check_settings import check
 from devtools.pg import target_postgres_env
 from tests.conftest import query
-from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD, REPO_ROOT
+from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD, REPO_ROOT, failure_lines
 from tests.test_meltano import MELTANO
 
 LOCK = REPO_ROOT / "plugins" / "loaders" / "target-postgres--meltanolabs.lock"
@@ -44,7 +44,9 @@ def _meltano(project: Path, *args: str, env: dict[str, str] | None = None):
         timeout=600,
         check=False,
     )
-    assert proc.returncode == 0, (args, proc.stderr[-3000:])
+    assert proc.returncode == 0, (
+        f"meltano {' '.join(args)}:\n{failure_lines(proc.stderr)}"
+    )
     return proc
 
 
