@@ -23,12 +23,24 @@ from devtools.pg import postgres_from_env_or_private, target_postgres_config
 from mock_api.testing import MockServer
 
 
+# Set beside MELTANO_DATABASE_URI when this file chose it, so an xdist worker
+# (which inherits the controller's environment) can tell ours from a caller's.
+_OWN_DB_MARK = "MIXOADS_TESTS_OWN_MELTANO_DB"
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Point Meltano's system database at a temp file for this process."""
-    if "MELTANO_DATABASE_URI" in os.environ:
-        return  # a caller (or the xdist controller) chose one already
+    """Point Meltano's system database at a temp file for this process.
+
+    One per pytest process, xdist workers included: Meltano refuses to start
+    a pipeline while another one with the same state id (``dev:tap-mixoads-
+    to-target-postgres``, say, from the demo test and a fresh project's test)
+    is marked running in the same system database.
+    """
+    if "MELTANO_DATABASE_URI" in os.environ and not os.environ.get(_OWN_DB_MARK):
+        return  # a caller chose one
     state_dir = tempfile.mkdtemp(prefix="tap-mixoads-meltano-db-")
     os.environ["MELTANO_DATABASE_URI"] = f"sqlite:///{state_dir}/meltano.db"
+    os.environ[_OWN_DB_MARK] = "1"
     config.add_cleanup(lambda: shutil.rmtree(state_dir, ignore_errors=True))
 
 

@@ -32,6 +32,8 @@ def _meltano(project: Path, *args: str, env: dict[str, str] | None = None):
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("TAP_MIXOADS_", "TARGET_POSTGRES_"))
+        # A fresh project keeps its own system database, as a user's does.
+        and k != "MELTANO_DATABASE_URI"
     }
     full_env.update(env or {})
     full_env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
