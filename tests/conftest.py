@@ -22,7 +22,6 @@ import pytest
 from devtools.pg import postgres_from_env_or_private, target_postgres_config
 from mock_api.testing import MockServer
 
-
 # Set beside MELTANO_DATABASE_URI when this file chose it, so an xdist worker
 # (which inherits the controller's environment) can tell ours from a caller's.
 _OWN_DB_MARK = "MIXOADS_TESTS_OWN_MELTANO_DB"
