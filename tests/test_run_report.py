@@ -107,6 +107,10 @@ def test_sync_events_come_out_during_the_run_each_once(mock_api):
     keys = [(r["client_id"], r["campaign_id"]) for r in records]
     assert len(keys) == len(set(keys)) == 60  # every campaign's outcome, once
     assert {r["status"] for r in records} == {"success"}
+    # Flushes are batches of one sync: the stream "begins" once in the log.
+    flushes = [i for i, k in enumerate(kinds) if k == ("SCHEMA", "sync_events")]
+    assert len(flushes) >= 2
+    assert run.stderr.count("Beginning sync of 'sync_events'") == 1
 
 
 def test_a_progress_line_says_how_far_and_how_long(mock_api):
