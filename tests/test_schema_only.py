@@ -8,15 +8,11 @@ so two first loads at once can fail on Postgres' ``pg_type`` index.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 from singer_sdk.singerlib import Catalog
 
 from tests.conftest import query
-from tests.helpers import REPO_ROOT, run_pipeline, run_tap, tap_config
+from tests.helpers import run_pipeline, run_tap, tap_config
 
 
 def test_schema_only_writes_each_selected_schema_and_calls_nothing(calm):
@@ -55,25 +51,18 @@ def test_schema_only_needs_no_credentials(calm):
     assert "setting 'email' is required" in refused.stderr
 
 
-def test_schema_only_respects_the_catalog_selection(calm):
-    discovered = subprocess.run(
-        [sys.executable, "-m", "tap_mixoads", "--discover"],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=60,
-        check=True,
-    )
+def test_schema_only_respects_the_catalog_selection(calm, tmp_path):
+    discovered = run_tap(tap_config(calm.url), "--discover", timeout=60)
+    assert discovered.returncode == 0, discovered.stderr
     catalog = Catalog.from_dict(json.loads(discovered.stdout))
     for entry in catalog.streams:
         selected = entry.tap_stream_id == "campaigns"
         entry.metadata.root.selected = selected
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(catalog.to_dict(), fh)
-    try:
-        run = run_tap(tap_config(calm.url, schema_only=True), "--catalog", fh.name)
-    finally:
-        Path(fh.name).unlink()
+    catalog_file = tmp_path / "catalog.json"
+    catalog_file.write_text(json.dumps(catalog.to_dict()))
+    run = run_tap(
+        tap_config(calm.url, schema_only=True), "--catalog", str(catalog_file)
+    )
     assert run.returncode == 0, run.stderr
     schemas = [m["stream"] for m in run.messages if m["type"] == "SCHEMA"]
     assert schemas == ["campaigns"]
