@@ -354,16 +354,15 @@ class TapMixoAds(Tap):
         copies: list[str] = []
         try:
             for path in value:
-                if path == "ENV" or Path(path).is_file():
-                    if path != "ENV":
-                        read_config_file(path)
+                if path == "ENV":
                     paths.append(path)
                     continue
-                fd, copy_path = tempfile.mkstemp(prefix="tap-mixoads-", suffix=".json")
-                copies.append(copy_path)
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(read_config_file(path), fh)
-                paths.append(copy_path)
+                config = read_config_file(path)  # a bad file: one line naming it
+                if Path(path).is_file():
+                    paths.append(path)
+                else:  # a pipe: the SDK could not read it again
+                    copies.append(_private_copy(config))
+                    paths.append(copies[-1])
             return super().cb_config(ctx, param, tuple(paths))
         finally:
             for copy_path in copies:
@@ -428,6 +427,14 @@ class TapMixoAds(Tap):
     def run(self) -> RunContext:
         """The run's accounts and clients (built on first use, not for --about)."""
         return RunContext(self.config, self.logger)
+
+
+def _private_copy(config: dict[str, t.Any]) -> str:
+    """A temporary file (mode 0600, from ``mkstemp``) holding ``config``."""
+    fd, path = tempfile.mkstemp(prefix="tap-mixoads-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(config, fh)
+    return path
 
 
 def _as_dict(
