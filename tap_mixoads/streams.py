@@ -518,11 +518,7 @@ class CampaignsStream(RESTStream[int]):
         for report in self.run.all_reports():
             self._take_events(report)
         if self.run.sync_events:
-            self.events.mid_run = True
-            try:
-                self.events.sync()
-            finally:
-                self.events.mid_run = False
+            self.events.sync_batch()
 
     def _sync_sender(
         self, client: AccountClient
@@ -631,12 +627,20 @@ class SyncEventsStream(_RunStream):
         th.Property("at", th.DateTimeType, description="When the outcome was final"),
     ).to_dict()
 
-    #: True while the campaigns stream flushes events between its records.
+    #: True during :meth:`sync_batch`.
     mid_run = False
 
     @override
     def collected(self) -> list[dict[str, t.Any]]:
         return self.run.sync_events
+
+    def sync_batch(self) -> None:
+        """Emit the events gathered so far, while the campaigns stream runs."""
+        self.mid_run = True
+        try:
+            self.sync()
+        finally:
+            self.mid_run = False
 
     @override
     def log(
