@@ -20,7 +20,7 @@ import typing as t
 import uuid
 
 from tap_mixoads import settings
-from tap_mixoads.accounts import Account, accounts_from_config
+from tap_mixoads.accounts import Account, accounts_from_config, empty_shard_note
 from tap_mixoads.http.client import AccountClient
 from tap_mixoads.http.shared_budget import make_pacer
 
@@ -207,6 +207,9 @@ class RunContext:
         """The configured accounts (parsed once)."""
         if self._accounts is None:
             self._accounts = accounts_from_config(self.config)
+            note = empty_shard_note(self.config)
+            if note:
+                self.logger.warning("%s", note)
         return self._accounts
 
     def client(self, account: Account) -> AccountClient:

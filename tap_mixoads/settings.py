@@ -6,7 +6,8 @@ verdicts into messages that name the setting, and adds the checks a schema
 cannot express well: ``api_url`` must be an http(s) URL with a host, unknown
 keys are typos, credentials come either from ``accounts`` or from the
 top-level ``email``/``password``, client ids are unique, and
-``shared_budget_url`` has a scheme the shared budget can use. It also says
+``shared_budget_url`` has a scheme the shared budget can use, and ``shard``
+is ``K/N`` with 1 <= K <= N. It also says
 what the settings mean together (the accounts, the sync mode, the deadline),
 so the code that uses them reads one answer.
 """
@@ -21,6 +22,7 @@ from jsonschema.validators import validator_for
 
 from tap_mixoads.config_sources import contains_secret
 from tap_mixoads.errors import ConfigError
+from tap_mixoads.shards import Shard
 
 if t.TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -126,6 +128,17 @@ def _budget_url_problems(config: t.Mapping[str, t.Any]) -> list[str]:
     return []
 
 
+def _shard_problems(config: t.Mapping[str, t.Any]) -> list[str]:
+    text = config.get("shard")
+    if not isinstance(text, str):
+        return []  # unset; a wrong type is the schema's message
+    try:
+        Shard.parse(text)
+    except ValueError as exc:
+        return [f"setting 'shard': {exc}"]
+    return []
+
+
 def config_problems(
     config: t.Mapping[str, t.Any], schema: dict[str, t.Any]
 ) -> list[str]:
@@ -153,6 +166,7 @@ def config_problems(
     if not config.get("schema_only"):  # it makes no API call: no login
         problems.extend(_credential_problems(config))
     problems.extend(_budget_url_problems(config))
+    problems.extend(_shard_problems(config))
     return problems
 
 

@@ -410,7 +410,8 @@ class CampaignsStream(RESTStream[int]):
     def _account_records(
         self, account: Account, context: Context | None
     ) -> Iterable[dict[str, t.Any]]:
-        label = account.label if len(self.run.accounts) > 1 else ""
+        several = len(self.run.accounts) > 1 or account.shard is not None
+        label = account.label if several else ""
         state = _AccountState(account, self.run.client(account), label)
         state.normalizer = CampaignNormalizer(self.schema, self.API_FIELDS)
         self._local.state = state

@@ -267,6 +267,17 @@ class TapMixoAds(Tap):
                 "(or widens) the tables"
             ),
         ),
+        th.Property(
+            "shard",
+            th.StringType,
+            title="Shard",
+            description=(
+                "K/N (1 <= K <= N): run only the accounts whose client id falls "
+                "in shard K of N (SHA-256 of the client id mod N, the same on "
+                "every machine); every shard gets the same accounts. Unset: "
+                "every account"
+            ),
+        ),
     ).to_dict()
 
     @override

@@ -1,0 +1,115 @@
+"""The ``shard`` setting: a stable hash, one-line errors, the shard in the label."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from tap_mixoads.accounts import (
+    accounts_from_config,
+    configured_accounts,
+    empty_shard_note,
+)
+from tap_mixoads.errors import ConfigError
+from tap_mixoads.settings import config_problems, raise_for_problems
+from tap_mixoads.shards import Shard, shard_of
+from tap_mixoads.tap import TapMixoAds
+from tests.helpers import error_lines, mock_accounts, run_tap, tap_config
+
+#: Pinned: a change of hash would move every account's ledger to another
+#: shard's state, so it must be a deliberate, announced change.
+PINNED = {
+    ("client-1", 2): 1,
+    ("client-2", 2): 1,
+    ("client-3", 2): 1,
+    ("client-4", 2): 2,
+    ("client-3", 3): 3,
+    ("client-4", 3): 1,
+    ("client-6", 4): 4,
+    ("tap-mixoads", 2): 2,
+    ("shop-ä", 7): 1,
+}
+
+
+@pytest.mark.parametrize(("client_id", "count"), sorted(PINNED))
+def test_the_shard_of_a_client_id_is_pinned(client_id, count):
+    assert shard_of(client_id, count) == PINNED[client_id, count]
+
+
+def test_the_hash_is_sha256_of_the_utf8_client_id_not_pythons_hash():
+    """Python's ``hash()`` of a str is salted per process: never the same twice."""
+    for client_id in ("client-1", "shop-ä", "x" * 300):
+        digest = hashlib.sha256(client_id.encode("utf-8")).digest()
+        for count in (1, 2, 3, 10, 97):
+            want = int.from_bytes(digest, "big") % count + 1
+            assert shard_of(client_id, count) == want
+    assert {shard_of(f"acct-{i}", 1) for i in range(50)} == {1}
+
+
+def test_every_account_is_in_exactly_one_shard():
+    ids = [f"shop-{i}" for i in range(200)]
+    for count in (1, 2, 3, 7):
+        shards = [Shard(k, count) for k in range(1, count + 1)]
+        for client_id in ids:
+            assert sum(s.holds(client_id) for s in shards) == 1
+        sizes = [sum(s.holds(c) for c in ids) for s in shards]
+        assert min(sizes) > 0, sizes  # a real spread, not one bucket
+
+
+@pytest.mark.parametrize("text", ["0/4", "5/4", "a/b", "1/0", "2", "1/2/3", "", "-1/4"])
+def test_a_bad_shard_is_one_line_naming_the_setting(text):
+    schema = TapMixoAds.full_config_schema()
+    config = {"api_url": "http://x", "email": "e@x", "password": "p", "shard": text}
+    problems = config_problems(config, schema)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("setting 'shard': ")
+    with pytest.raises(ConfigError) as caught:
+        raise_for_problems(problems)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["1/1", "2/4", "4/4", " 3/10 "])
+def test_a_good_shard_is_accepted(text):
+    schema = TapMixoAds.full_config_schema()
+    config = {"api_url": "http://x", "email": "e@x", "password": "p", "shard": text}
+    assert config_problems(config, schema) == []
+
+
+def test_a_bad_shard_stops_the_tap_with_one_line_before_any_call(calm):
+    run = run_tap(tap_config(calm.url, shard="5/4"), timeout=60)
+    assert run.returncode == 1
+    (line,) = error_lines(run)
+    assert "setting 'shard'" in line and "5/4" in line, line
+    assert "Traceback" not in run.stderr
+    assert calm.stats()["requests"] == {}
+
+
+def test_the_shard_picks_its_accounts_from_the_one_list():
+    config = {"accounts": mock_accounts(1, 2, 3, 4), "email": "e", "password": "p"}
+    everyone = [a.client_id for a in accounts_from_config(config)]
+    assert everyone == ["client-1", "client-2", "client-3", "client-4"]
+    one = accounts_from_config({**config, "shard": "1/2"})
+    two = accounts_from_config({**config, "shard": "2/2"})
+    assert [a.client_id for a in one] == ["client-1", "client-2", "client-3"]
+    assert [a.client_id for a in two] == ["client-4"]
+    assert len(configured_accounts({**config, "shard": "2/2"})) == 4
+
+
+def test_without_accounts_the_one_account_is_in_exactly_one_shard():
+    config = {"client_id": "tap-mixoads", "email": "e", "password": "p"}
+    held = {k: accounts_from_config({**config, "shard": f"{k}/2"}) for k in (1, 2)}
+    assert held[1] == []
+    assert [a.client_id for a in held[2]] == ["tap-mixoads"]
+    note = empty_shard_note({**config, "shard": "1/2"})
+    assert note is not None and note.startswith("shard 1/2: none of the 1 ")
+    assert empty_shard_note({**config, "shard": "2/2"}) is None
+    assert empty_shard_note(config) is None
+
+
+def test_the_label_shows_the_shard_when_one_is_set():
+    config = {"accounts": mock_accounts(4), "email": "e", "password": "p"}
+    (plain,) = accounts_from_config(config)
+    (sharded,) = accounts_from_config({**config, "shard": "2/2"})
+    assert plain.label == "[client client-4] "
+    assert sharded.label == "[client client-4 shard 2/2] "
