@@ -6,7 +6,7 @@ hash must give the same answer on every machine, Python version and run
 (Python's ``hash()`` of a string is salted per process), so it is SHA-256 of
 the UTF-8 client id, read as a big-endian integer, modulo N. An account then
 keeps its shard, and its ledger in that shard's state, for as long as N is
-the same; when N changes, ``tap-mixoads-state`` (tap_mixoads.state_tool)
+the same; when N changes, ``tap-mixoads-state`` (tap_mixoads.shard_state)
 carries the ledgers over.
 """
 

@@ -113,3 +113,66 @@ def test_the_label_shows_the_shard_when_one_is_set():
     (sharded,) = accounts_from_config({**config, "shard": "2/2"})
     assert plain.label == "[client client-4] "
     assert sharded.label == "[client client-4 shard 2/2] "
+
+
+def _four_accounts(mock_api, **knobs):
+    return mock_api(
+        "fast",
+        accounts=4,
+        campaigns=10,
+        rate_limit=1000,
+        rate_window=1,
+        sync_delay=0.01,
+        error_rate=0.0,
+        hang_rate=0.0,
+        **knobs,
+    )
+
+
+def _sharded_config(url: str, shard: str | None) -> dict:
+    config = tap_config(url, accounts=mock_accounts(1, 2, 3, 4), max_retries=2)
+    del config["email"], config["password"]
+    if shard is not None:
+        config["shard"] = shard
+    return config
+
+
+def test_two_shards_run_each_account_once_and_name_their_shard(mock_api):
+    """Shards 1/2 and 2/2 of one list: disjoint, complete, labelled.
+
+    Shard 2/2 holds one account (client-4): its lines carry the label too
+    (without a shard, one account's lines carry none), and a failing sync
+    shows its retry and failure lines with the shard.
+    """
+    server = _four_accounts(mock_api, sync_fail_ids=("campaign_3",))
+    runs = {
+        k: run_tap(_sharded_config(server.url, f"{k}/2"), timeout=120) for k in (1, 2)
+    }
+    seen: dict[int, set[str]] = {}
+    for k, run in runs.items():
+        assert run.returncode == 0, run.stderr[-3000:]
+        seen[k] = {r["client_id"] for r in run.records}
+        keys = [(r["client_id"], r["id"]) for r in run.records]
+        assert len(keys) == len(set(keys)) == 10 * len(seen[k])
+        for line in run.log_lines():
+            if "[client " in line:
+                assert f" shard {k}/2] " in line, line
+    assert seen == {1: {"client-1", "client-2", "client-3"}, 2: {"client-4"}}
+    assert "[client client-4 shard 2/2] " in runs[2].stderr
+    failed = [line for line in runs[2].log_lines() if "failed: campaign_3" in line]
+    assert failed and all("[client client-4 shard 2/2] " in f for f in failed)
+    clients = server.client_stats()
+    assert set(clients) == {"client-1", "client-2", "client-3", "client-4"}
+    # Each account was listed by exactly one of the two processes.
+    assert all(c["sync_calls"].get("campaign_1") == 1 for c in clients.values())
+
+
+def test_a_shard_with_no_account_warns_once_and_exits_0(mock_api):
+    """4 accounts over 3 shards: 2/3 holds none (pinned above), which is fine."""
+    server = _four_accounts(mock_api)
+    run = run_tap(_sharded_config(server.url, "2/3"), timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    notes = [line for line in run.log_lines() if "shard 2/3: none of the 4" in line]
+    assert len(notes) == 1, run.stderr
+    assert run.records == []
+    assert server.stats()["requests"] == {}  # not even a token
