@@ -39,7 +39,7 @@ def test_schema_only_passes_the_state_on_unchanged(calm, tmp_path):
 
 
 def test_schema_only_needs_no_credentials(calm):
-    """The tables job of meltano.yml runs where no shard's accounts are set."""
+    """The tables job of meltano.yml needs no account: it makes no API call."""
     config = tap_config(calm.url, schema_only=True)
     del config["email"], config["password"]
     run = run_tap(config)
