@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 
@@ -167,12 +168,23 @@ def test_two_shards_run_each_account_once_and_name_their_shard(mock_api):
     assert all(c["sync_calls"].get("campaign_1") == 1 for c in clients.values())
 
 
-def test_a_shard_with_no_account_warns_once_and_exits_0(mock_api):
+def test_a_shard_with_no_account_warns_once_and_exits_0(mock_api, tmp_path):
     """4 accounts over 3 shards: 2/3 holds none (pinned above), which is fine."""
     server = _four_accounts(mock_api)
-    run = run_tap(_sharded_config(server.url, "2/3"), timeout=120)
+    state = {"bookmarks": {"campaigns": {"accounts": {"client-3": {"ledger": {}}}}}}
+    state_file = tmp_path / "state.json"
+    state_file.write_text(json.dumps(state))
+    config = _sharded_config(server.url, "2/3")
+    run = run_tap(config, "--state", str(state_file), timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     notes = [line for line in run.log_lines() if "shard 2/3: none of the 4" in line]
     assert len(notes) == 1, run.stderr
     assert run.records == []
     assert server.stats()["requests"] == {}  # not even a token
+    states = [m["value"] for m in run.messages if m["type"] == "STATE"]
+    assert states[-1]["bookmarks"]["campaigns"] == state["bookmarks"]["campaigns"]
+    # Shard 3/3 of the same list holds client-3: the control.
+    held = run_tap({**config, "shard": "3/3"}, timeout=120)
+    assert held.returncode == 0, held.stderr[-3000:]
+    assert {r["client_id"] for r in held.records} == {"client-3"}
+    assert "none of the" not in held.stderr
