@@ -175,8 +175,8 @@ class ProgressReporter:
             for report in list(self.run.reports.values()):
                 if report.ended_at is None:
                     self.logger.info(
-                        "campaigns [client %s]: %s",
-                        report.account.client_id,
+                        "campaigns %s: %s",
+                        report.account.label.strip(),  # with the shard, if set
                         report.progress_line(),
                     )
 

@@ -142,12 +142,14 @@ def test_two_shards_run_each_account_once_and_name_their_shard(mock_api):
     """Shards 1/2 and 2/2 of one list: disjoint, complete, labelled.
 
     Shard 2/2 holds one account (client-4): its lines carry the label too
-    (without a shard, one account's lines carry none), and a failing sync
-    shows its retry and failure lines with the shard.
+    (without a shard, one account's lines carry none), its progress lines
+    and its failed sync's lines included.
     """
     server = _four_accounts(mock_api, sync_fail_ids=("campaign_3",))
+    progress = {"MIXOADS_PROGRESS_SECONDS": "0.2"}
     runs = {
-        k: run_tap(_sharded_config(server.url, f"{k}/2"), timeout=120) for k in (1, 2)
+        k: run_tap(_sharded_config(server.url, f"{k}/2"), timeout=120, env=progress)
+        for k in (1, 2)
     }
     seen: dict[int, set[str]] = {}
     for k, run in runs.items():
@@ -157,14 +159,16 @@ def test_two_shards_run_each_account_once_and_name_their_shard(mock_api):
         assert len(keys) == len(set(keys)) == 10 * len(seen[k])
         for line in run.log_lines():
             if "[client " in line:
-                assert f" shard {k}/2] " in line, line
+                assert f" shard {k}/2]" in line, line
     assert seen == {1: {"client-1", "client-2", "client-3"}, 2: {"client-4"}}
     assert "[client client-4 shard 2/2] " in runs[2].stderr
+    # The progress line too (the retry's 0.6 s backoff outlasts 0.2 s).
+    assert "campaigns [client client-4 shard 2/2]: listed" in runs[2].stderr
     failed = [line for line in runs[2].log_lines() if "failed: campaign_3" in line]
     assert failed and all("[client client-4 shard 2/2] " in f for f in failed)
     clients = server.client_stats()
     assert set(clients) == {"client-1", "client-2", "client-3", "client-4"}
-    # Each account was listed by exactly one of the two processes.
+    # Each account ran in exactly one process: campaign_1 synced once each.
     assert all(c["sync_calls"].get("campaign_1") == 1 for c in clients.values())
 
 
