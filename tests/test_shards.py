@@ -192,3 +192,12 @@ def test_a_shard_with_no_account_warns_once_and_exits_0(mock_api, tmp_path):
     assert held.returncode == 0, held.stderr[-3000:]
     assert {r["client_id"] for r in held.records} == {"client-3"}
     assert "none of the" not in held.stderr
+
+
+def test_the_shard_setting_is_declared_for_about_and_the_mirrors():
+    """--about, meltano.yml, tap-mixoads.yml, .env.example and the README table
+    derive from this declaration (devtools.check_settings, devtools.readme)."""
+    prop = TapMixoAds.config_jsonschema["properties"]["shard"]
+    assert "string" in prop["type"]
+    assert "default" not in prop  # unset: every account
+    assert prop["description"].startswith("K/N")
