@@ -329,12 +329,26 @@ def test_sqlite_lock_held_by_a_frozen_process_fails_within_the_bound(
 # --- the sync hook: a budget failure is the account's, not the campaign's -----
 
 
-def test_a_budget_failure_defers_the_sync_and_stops_the_account() -> None:
+@pytest.mark.parametrize(
+    ("error", "stops"),
+    [
+        (
+            BudgetStoreError("setting 'shared_budget_url': the shared budget failed"),
+            True,
+        ),
+        # Control: any other failure is the campaign's own and counts.
+        (RuntimeError("setting 'shared_budget_url': the shared budget failed"), False),
+    ],
+)
+def test_a_budget_failure_defers_the_sync_and_stops_the_account(
+    error: Exception, stops: bool
+) -> None:
     calls: list[str] = []
 
     def send(request: Any, on_attempt: Any) -> Any:
         calls.append(request.url)
-        raise BudgetStoreError("setting 'shared_budget_url': the shared budget failed")
+        on_attempt()
+        raise error
 
     syncer = CampaignSyncer(
         url_base="http://api.invalid",
@@ -344,6 +358,10 @@ def test_a_budget_failure_defers_the_sync_and_stops_the_account() -> None:
         breaker_threshold=1,
     )
     outcomes = [syncer.sync_one(f"campaign_{i}") for i in range(3)]
+    if not stops:
+        assert outcomes[0].status == "failed"
+        assert syncer.breaker_open is not None
+        return
     assert [o.status for o in outcomes] == [DEFERRED] * 3
     assert len(calls) == 1  # stopped after the first
     assert syncer.failures == []
