@@ -573,7 +573,8 @@ class _SQLiteStore(SharedBudgetStore):
     @override
     def _close(self) -> None:
         with contextlib.suppress(OSError):
-            self.lock.acquire()
+            # Not another wait for a lock that already timed out.
+            self.lock.acquire(timeout=0 if self.failed else self.timeout_s)
             try:
                 self.conn.close()
             finally:
