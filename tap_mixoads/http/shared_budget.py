@@ -468,8 +468,9 @@ class _BoundedPool:
     """The pool as pyrate-limiter's Postgres bucket sees it: every use bounded.
 
     ``connection()`` is all the bucket asks of a pool. Waiting for the
-    connection and using it share one deadline, :data:`STORE_TIMEOUT_S`
-    from the start; a failure to connect or to answer gives the store up.
+    connection, using it and ending its transaction share one deadline,
+    :data:`STORE_TIMEOUT_S` from the start; a failure to connect or to
+    answer gives the store up.
     """
 
     def __init__(self, store: _PostgresStore) -> None:
@@ -495,7 +496,15 @@ class _BoundedPool:
                 store.pool.connection(timeout=bound) as conn,
                 store.watchdog.guard(conn, deadline) as guard,
             ):
-                yield conn
+                # The transaction ends here, under the guard: the pool would
+                # commit after it, a round trip a frozen server never answers.
+                try:
+                    yield conn
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        conn.rollback()
+                    raise
+                conn.commit()
         except PoolTimeout as err:
             raise store.failure(f"no connection within {bound:g} s") from err
         except psycopg.OperationalError as err:
