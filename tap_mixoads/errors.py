@@ -63,6 +63,33 @@ class TokenExpiredError(RetriableError):
     """The server said the bearer token expired: renew it and retry once."""
 
 
+class AccountStoppedError(MixoAdsError):
+    """The account cannot go on in this run, through no campaign's fault.
+
+    Raised by a call that cannot get a turn in its client id's budget. The
+    sync hook stops syncing and loads the account's remaining campaigns as
+    ``deferred`` (not ``failed``: neither a campaign's failing-run count nor
+    the breaker moves), and the account fails with this line, as after a 429
+    asking for more than ``max_rate_limit_wait``.
+    """
+
+
+class BudgetStoreError(AccountStoppedError):
+    """The shared budget's store (``shared_budget_url``) failed or went quiet.
+
+    Without the store the tap cannot know what the other processes of the
+    client id send, so it stops rather than pace itself alone.
+    """
+
+
+class BudgetWaitTooLongError(AccountStoppedError):
+    """The budget's next turn is further away than ``max_rate_limit_wait``.
+
+    Only a turn recorded in the future can be that far (a tampered store, a
+    database clock stepped back): waiting for it would stall the run.
+    """
+
+
 class OutputClosedError(MixoAdsError):
     """Whoever reads the tap's output (the loader) has gone away."""
 

@@ -225,11 +225,15 @@ class RunContext:
         config = self.config
         timeout = float(config["request_timeout"])
         deadline = settings.request_deadline(config)
+        max_rate_limit_wait = float(config.get("max_rate_limit_wait") or 300)
         budget = make_pacer(
             requests_per_minute=account.requests_per_minute,
             client_id=account.client_id,
             shared_budget_url=config.get("shared_budget_url"),
             logger=logging.getLogger(f"tap-mixoads.{account.client_id}"),
+            # A turn further away than a 429 worth waiting for stops the
+            # account like that 429 (only a turn stored in the future can be).
+            max_rate_limit_wait=max_rate_limit_wait,
         )
         return AccountClient(
             api_url=str(config["api_url"]),
@@ -240,7 +244,7 @@ class RunContext:
             timeout=timeout,
             deadline=float(deadline),
             max_tries=int(config["max_retries"]),
-            max_rate_limit_wait=float(config.get("max_rate_limit_wait") or 300),
+            max_rate_limit_wait=max_rate_limit_wait,
             # Every sync worker plus the list calls, so no call queues for a
             # socket.
             pool_maxsize=int(config["sync_concurrency"]) + 2,

@@ -450,7 +450,8 @@ class CampaignsStream(RESTStream[int]):
                 self.logger.info("%s%s", label, summary)
             if plan.syncer.route_missing:
                 self.run.fail(account, f"POST {SYNC_PATH}: {plan.syncer.route_missing}")
-            elif plan.syncer.rate_limit_stop:  # names the call and the wait
+            elif plan.syncer.rate_limit_stop:  # a long 429, or the budget's store
+                # or turn: the line names the call and the wait, or the setting
                 self.run.fail(account, plan.syncer.rate_limit_stop)
             self._log_data_repairs(state)
         finally:

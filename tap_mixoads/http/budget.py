@@ -21,6 +21,13 @@ recorded departure to the moment the request was written to the socket
 (see :mod:`tap_mixoads.http.departure`), so a call held back by a pause of
 the whole process does not shorten the window that starts with it.
 
+No turn is waited for longer than ``max_rate_limit_wait`` (or two
+intervals, when a budget's own spacing is wider): a turn further away can only have
+been recorded in the future (a tampered store, a database clock stepped
+back), and waiting for it would stall the run with no call sent. The call
+fails at once with :class:`~tap_mixoads.errors.BudgetWaitTooLongError`, and
+the account stops as after a 429 asking for too long.
+
 When a 429 arrives anyway (a noisy network, or another process that uses the
 same client id without sharing the budget), the pace adapts: the interval is
 multiplied by ``SLOWDOWN_FACTOR`` (once per collision: only for calls sent
@@ -41,10 +48,13 @@ import threading
 import time
 import typing as t
 
-from pyrate_limiter import InMemoryBucket, Limiter, Rate
+from pyrate_limiter import AbstractBucket, InMemoryBucket, Limiter, Rate
+from typing_extensions import override
+
+from tap_mixoads.errors import BudgetWaitTooLongError
 
 if t.TYPE_CHECKING:
-    from pyrate_limiter import AbstractBucket
+    from pyrate_limiter import RateItem
 
 #: Extra spacing on top of the exact interval, as a fraction of it. The server
 #: checks that call i+N arrives a full window after call i, so what matters is
@@ -81,6 +91,82 @@ def pacing_interval_ms(requests_per_minute: float) -> int:
     return math.ceil(exact * (1 + SAFETY_MARGIN) + SAFETY_MARGIN_MS)
 
 
+class _CappedBucket(AbstractBucket):
+    """A bucket whose computed wait may not exceed a cap.
+
+    pyrate-limiter sleeps whatever ``waiting`` answers, with no bound of its
+    own; this raises instead, before the sleep. Everything else is the inner
+    bucket's.
+    """
+
+    is_async = False
+
+    def __init__(
+        self, inner: AbstractBucket, *, cap_ms: int, describe: t.Callable[[int], str]
+    ) -> None:
+        self._inner = inner
+        self._cap_ms = cap_ms
+        self._describe = describe
+        self.rates = inner.rates
+
+    @override
+    def now(self) -> int:
+        """The inner bucket's clock."""
+        inner: t.Any = self._inner  # AbstractBucket.now() is untyped
+        return int(inner.now())
+
+    @override
+    def limiter_lock(self) -> object | None:
+        """The inner bucket's lock, for the Limiter to take."""
+        return self._inner.limiter_lock()
+
+    @override
+    def put(self, item: RateItem) -> bool:
+        """Take a turn if the inner bucket has one now."""
+        admitted = bool(self._inner.put(item))
+        self.failing_rate = self._inner.failing_rate
+        return admitted
+
+    @override
+    def waiting(self, item: RateItem) -> int:
+        """The inner bucket's wait, unless it is beyond the cap.
+
+        Raises:
+            BudgetWaitTooLongError: the wait exceeds the cap.
+        """
+        wait_ms = int(t.cast("int", self._inner.waiting(item)))
+        if wait_ms > self._cap_ms:
+            raise BudgetWaitTooLongError(self._describe(wait_ms))
+        return wait_ms
+
+    @override
+    def leak(self, current_timestamp: int | None = None) -> int:
+        """Trim the inner bucket."""
+        return int(t.cast("int", self._inner.leak(current_timestamp)))
+
+    @override
+    def flush(self) -> None:
+        """Forget every turn (tests only)."""
+        self._inner.flush()
+
+    @override
+    def count(self) -> int:
+        """How many turns the inner bucket holds."""
+        return int(t.cast("int", self._inner.count()))
+
+    @override
+    def peek(self, index: int) -> RateItem | None:
+        """The ``index``-th newest turn."""
+        return t.cast("RateItem | None", self._inner.peek(index))
+
+    @override
+    def close(self) -> None:
+        """Close the inner bucket (a shared store's reference)."""
+        closer = getattr(self._inner, "close", None)
+        if callable(closer):
+            closer()
+
+
 class RequestPacer:
     """A thread-safe gate that lets one ``/api/*`` call through per interval.
 
@@ -89,6 +175,10 @@ class RequestPacer:
         name: the client id: the bucket item name, and for log lines.
         bucket: where turns are kept; default: in this process only.
         logger: where the adaptive pace reports itself.
+        max_wait_s: longest wait for a turn (``max_rate_limit_wait``); a
+            budget whose own interval is longer may wait two intervals. None:
+            no cap.
+        where: names the budget in the error line (``shared_budget_url``).
     """
 
     def __init__(
@@ -98,6 +188,8 @@ class RequestPacer:
         name: str = "api",
         bucket: AbstractBucket | None = None,
         logger: logging.Logger | None = None,
+        max_wait_s: float | None = None,
+        where: str = "this process's budget",
     ) -> None:
         self.interval_ms = pacing_interval_ms(requests_per_minute)
         self.name = name
@@ -119,9 +211,22 @@ class RequestPacer:
         self._lock = threading.Lock()
         # buffer_ms is pyrate-limiter's extra sleep after a computed wait; our
         # own margin already covers drift, so none on top.
-        self._limiter = Limiter(
-            bucket or InMemoryBucket([Rate(1, self.interval_ms)]), buffer_ms=0
-        )
+        turns: AbstractBucket = bucket or InMemoryBucket([Rate(1, self.interval_ms)])
+        if max_wait_s is not None:
+            # A wait of about one interval is the budget at work, however
+            # long (twice, for the clocks of the store and its processes).
+            cap_ms = max(math.ceil(max_wait_s * 1000), 2 * self.interval_ms)
+
+            def describe(wait_ms: int) -> str:
+                return (
+                    f"client id '{name}': the next turn in {where} is "
+                    f"{wait_ms / 1000:.0f} s away, more than max_rate_limit_wait "
+                    f"({max_wait_s:g} s); no more calls for this account in "
+                    "this run"
+                )
+
+            turns = _CappedBucket(turns, cap_ms=cap_ms, describe=describe)
+        self._limiter = Limiter(turns, buffer_ms=0)
 
     @property
     def interval_s(self) -> float:

@@ -41,6 +41,19 @@ under a table lock, atomically across processes; 3.x's did not) handled here:
 If the store cannot be reached the tap stops before any API call with one
 line naming the setting (never the password); it never falls back to a budget
 of its own, which would silently multiply the client id's rate.
+
+A store that fails or stops answering during the run fails it too, within
+:data:`STORE_TIMEOUT_S`: every operation on the store (waiting for this
+process's connection included) has that long, after which the store is
+given up for the rest of the run (each client id of the process stops at its
+next turn, with the same line). A refused connection fails at once. A server
+that stops answering without closing anything (frozen, or a network that
+drops packets) is only noticed by a client-side bound: a watchdog shuts the
+connection's socket down at the deadline, since the kernel keeps
+acknowledging what a frozen server never reads (so neither TCP keepalives
+nor a server-side ``statement_timeout`` would end the wait). pyrate-limiter's
+Postgres clock falls back to the local clock after a pool timeout, logging a
+traceback; the clock is read here instead, through the same bounded path.
 """
 
 from __future__ import annotations
@@ -50,8 +63,10 @@ import hashlib
 import logging
 import os
 import re
+import socket
 import sqlite3
 import threading
+import time
 import typing as t
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -59,8 +74,11 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from pyrate_limiter import AbstractBucket, Rate, RateItem
 from typing_extensions import override
 
-from tap_mixoads.errors import ConfigError, MixoAdsError
+from tap_mixoads.errors import BudgetStoreError, ConfigError
 from tap_mixoads.http.budget import RequestPacer, pacing_interval_ms
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
 
 SETTING = "shared_budget_url"
 #: Table names: this prefix plus a hash of the client id. pyrate-limiter
@@ -70,9 +88,14 @@ TABLE_PREFIX = "mixoads_"
 TABLE_HASH_CHARS = 32
 #: How long opening the store may take before the tap gives up (seconds).
 CONNECT_TIMEOUT_S = 10
-#: How long one turn may wait for this process's connection (seconds): the
-#: connection is only held for a few milliseconds per turn.
-POOL_TIMEOUT_S = 30.0
+#: How long one operation on the store may take, waiting for this process's
+#: connection included, before the store counts as failed (seconds). A turn
+#: holds the connection for a few milliseconds. ``MIXOADS_STORE_TIMEOUT_SECONDS``
+#: in the environment may shorten it (tests).
+STORE_TIMEOUT_S = 30.0
+STORE_TIMEOUT_ENV = "MIXOADS_STORE_TIMEOUT_SECONDS"
+#: How pyrate-limiter's Postgres clock reads the time (the database's clock).
+_CLOCK_QUERY = "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 #: Shown in ``pg_stat_activity`` unless the URL names an application itself.
 APPLICATION_NAME = "tap-mixoads shared budget"
 _SECRET_PARAMS = frozenset({"password", "sslpassword", "passfile"})
@@ -80,12 +103,21 @@ _SECRET_PARAMS = frozenset({"password", "sslpassword", "passfile"})
 _log = logging.getLogger("tap-mixoads.shared_budget")
 
 
-class SharedBudgetError(MixoAdsError):
+class SharedBudgetError(BudgetStoreError):
     """The shared budget's store failed during the run.
 
     The tap stops rather than carry on alone: without the store it cannot
     know what the other processes of the client id are sending.
     """
+
+
+def store_timeout_s() -> float:
+    """:data:`STORE_TIMEOUT_S`, or the environment's shorter value."""
+    with contextlib.suppress(KeyError, ValueError):
+        value = float(os.environ[STORE_TIMEOUT_ENV])
+        if 0 < value < STORE_TIMEOUT_S:
+            return value
+    return STORE_TIMEOUT_S
 
 
 def redact_url(url: str) -> str:
@@ -185,6 +217,51 @@ class SharedBudgetStore:
         self._refs = 0
         self._lock = threading.Lock()
         self.closed = False
+        self.timeout_s = store_timeout_s()
+        #: Why the store was given up, once it failed during the run.
+        self.failed: str | None = None
+
+    def check(self) -> None:
+        """Raise the store's failure, once it has failed.
+
+        Raises:
+            SharedBudgetError: the store failed earlier in the run.
+        """
+        if self.failed is not None:
+            raise SharedBudgetError(self.failed)
+
+    def failure(self, err: BaseException | str) -> SharedBudgetError:
+        """Give the store up for the rest of the run; the error to raise.
+
+        The first failure's line is kept: later callers fail with it at once
+        rather than each waiting out the bound again.
+        """
+        with self._lock:
+            first = self.failed is None
+            if first:
+                reason = _reason(err)
+                for secret in _secrets(self._raw_url):
+                    reason = reason.replace(secret, "***")
+                self.failed = (
+                    f"setting '{SETTING}': the shared budget at {self.url} failed "
+                    f"({reason})"
+                )
+            message = t.cast("str", self.failed)
+        if first:
+            self._abandon()
+        return SharedBudgetError(message)
+
+    def now(self, inner: AbstractBucket) -> int:
+        """The store's clock, as ``inner`` reads it."""
+        clock: t.Any = inner  # AbstractBucket.now() is untyped
+        return int(clock.now())
+
+    def bounded_lock(self, inner: AbstractBucket) -> object | None:
+        """The cross-process lock the Limiter takes around a turn, if any."""
+        return inner.limiter_lock()
+
+    def _abandon(self) -> None:
+        """Wake whoever waits for the store (it has failed)."""
 
     def bucket(self, *, client_id: str, interval_ms: int) -> AbstractBucket:
         """Return a bucket giving one turn per ``interval_ms`` to ``client_id``.
@@ -241,6 +318,10 @@ def _is_psycopg_error(err: BaseException) -> bool:
     return type(err).__module__.startswith(("psycopg", "psycopg_pool"))
 
 
+def _is_store_error(err: BaseException) -> bool:
+    return isinstance(err, sqlite3.Error | OSError) or _is_psycopg_error(err)
+
+
 class _PostgresStore(SharedBudgetStore):
     """One connection (a psycopg pool of size 1) to a PostgreSQL database."""
 
@@ -272,7 +353,7 @@ class _PostgresStore(SharedBudgetStore):
             open=False,
             configure=_pin_utc,
             name="mixoads-shared-budget",
-            timeout=POOL_TIMEOUT_S,
+            timeout=self.timeout_s,
             num_workers=1,
         )
         try:
@@ -281,16 +362,155 @@ class _PostgresStore(SharedBudgetStore):
             pool.close()
             raise _fail(url, "cannot reach", err) from err
         self.pool = pool
+        self.watchdog = _Watchdog()
+        self.bounded = _BoundedPool(self)
 
     @override
     def _make_bucket(self, table: str, rates: list[Rate]) -> AbstractBucket:
         from pyrate_limiter import PostgresBucket
 
-        return PostgresBucket(self.pool, table, rates)
+        return PostgresBucket(t.cast("t.Any", self.bounded), table, rates)
+
+    @override
+    def now(self, inner: AbstractBucket) -> int:
+        """The database's clock, read within the bound (never the local one)."""
+        with self.bounded.connection() as conn:
+            row = conn.execute(_CLOCK_QUERY).fetchone()
+        return int(row[0])
+
+    @override
+    def _abandon(self) -> None:
+        # Closing the pool wakes every thread waiting for its connection
+        # (PoolClosed); in the background, as it joins the pool's worker.
+        threading.Thread(
+            target=self.pool.close,
+            kwargs={"timeout": self.timeout_s},
+            name="mixoads-budget-close",
+            daemon=True,
+        ).start()
 
     @override
     def _close(self) -> None:
-        self.pool.close()
+        self.watchdog.close()
+        self.pool.close(timeout=0 if self.failed else 5.0)
+
+
+class _Guard:
+    """One armed operation: its connection, deadline, and whether it fired."""
+
+    def __init__(self, conn: t.Any, deadline: float) -> None:
+        self.conn = conn
+        self.deadline = deadline
+        self.fired = False
+
+
+class _Watchdog:
+    """Shuts a connection's socket down when its operation outlasts its deadline.
+
+    psycopg's blocking calls wait on the socket with no timeout of their
+    own; a socket shut down is readable at once, so the call fails with a
+    closed connection (which the pool then discards). One thread per store,
+    started with the first operation.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._armed: list[_Guard] = []
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    @contextlib.contextmanager
+    def guard(self, conn: t.Any, deadline: float) -> Iterator[_Guard]:
+        """Arm the watchdog for ``conn`` until ``deadline`` while in the block."""
+        guard = _Guard(conn, deadline)
+        with self._cond:
+            self._armed.append(guard)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="mixoads-budget-watchdog", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+        try:
+            yield guard
+        finally:
+            with self._cond:
+                if guard in self._armed:
+                    self._armed.remove(guard)
+
+    def close(self) -> None:
+        """Stop the watchdog's thread."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._closed:
+                now = time.monotonic()
+                for guard in [g for g in self._armed if g.deadline <= now]:
+                    self._armed.remove(guard)
+                    guard.fired = True
+                    _shut_down(guard.conn)
+                deadline = min((g.deadline for g in self._armed), default=None)
+                self._cond.wait(None if deadline is None else deadline - now)
+
+
+def _shut_down(conn: t.Any) -> None:
+    """Shut the connection's socket down (the descriptor stays psycopg's)."""
+    with contextlib.suppress(Exception):
+        duplicate = os.dup(conn.pgconn.socket)
+        with socket.socket(fileno=duplicate) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _BoundedPool:
+    """The pool as pyrate-limiter's Postgres bucket sees it: every use bounded.
+
+    ``connection()`` is all the bucket asks of a pool. Waiting for the
+    connection, using it and ending its transaction share one deadline,
+    :data:`STORE_TIMEOUT_S` from the start; a failure to connect or to
+    answer gives the store up.
+    """
+
+    def __init__(self, store: _PostgresStore) -> None:
+        self._store = store
+
+    @contextlib.contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[t.Any]:
+        """This process's connection, within the store's bound.
+
+        Raises:
+            SharedBudgetError: the store failed, now or earlier in the run.
+        """
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        store = self._store
+        store.check()
+        bound = store.timeout_s
+        deadline = time.monotonic() + bound
+        guard: _Guard | None = None
+        try:
+            with (
+                store.pool.connection(timeout=bound) as conn,
+                store.watchdog.guard(conn, deadline) as guard,
+            ):
+                # The transaction ends here, under the guard: the pool would
+                # commit after it, a round trip a frozen server never answers.
+                try:
+                    yield conn
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        conn.rollback()
+                    raise
+                conn.commit()
+        except PoolTimeout as err:
+            raise store.failure(f"no connection within {bound:g} s") from err
+        except psycopg.OperationalError as err:
+            if guard is not None and guard.fired:
+                raise store.failure(f"no answer within {bound:g} s") from err
+            raise store.failure(err) from err
 
 
 def _pin_utc(conn: t.Any) -> None:
@@ -319,7 +539,8 @@ class _SQLiteStore(SharedBudgetStore):
         self.path = path
         # One lock object per store: filelock keeps a descriptor per thread,
         # so the threads of this process exclude each other as processes do.
-        self.lock = FileLock(f"{path}.lock")
+        # Its timeout bounds a wait for another process holding it (frozen).
+        self.lock = FileLock(f"{path}.lock", timeout=self.timeout_s)
         try:
             with self.lock:
                 conn = sqlite3.connect(
@@ -350,9 +571,59 @@ class _SQLiteStore(SharedBudgetStore):
         return SQLiteBucket(rates, self.conn, table, lock=self.lock)
 
     @override
+    def bounded_lock(self, inner: AbstractBucket) -> object | None:
+        """The file lock, its timeout turned into the store's failure.
+
+        pyrate-limiter reads a lock's ``TimeoutError`` as "no turn" and the
+        pacer would ask again for ever; this raises the store's error.
+        """
+        return _BoundedFileLock(self)
+
+    @override
     def _close(self) -> None:
-        with self.lock:
-            self.conn.close()
+        with contextlib.suppress(OSError):
+            # Not another wait for a lock that already timed out.
+            self.lock.acquire(timeout=0 if self.failed else self.timeout_s)
+            try:
+                self.conn.close()
+            finally:
+                self.lock.release()
+
+
+class _BoundedFileLock:
+    """The SQLite store's file lock, failing the store when it times out."""
+
+    def __init__(self, store: _SQLiteStore) -> None:
+        self._store = store
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Take the lock within the store's bound.
+
+        Raises:
+            SharedBudgetError: another process held it past the bound.
+        """
+        self._store.check()
+        try:
+            self._store.lock.acquire(timeout=self._store.timeout_s if blocking else 0)
+        except TimeoutError as err:  # filelock.Timeout
+            if not blocking:
+                return False
+            bound = self._store.timeout_s
+            raise self._store.failure(
+                f"its lock file was held for more than {bound:g} s"
+            ) from err
+        return True
+
+    def release(self) -> None:
+        """Release the lock."""
+        self._store.lock.release()
+
+    def __enter__(self) -> _BoundedFileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 class _SharedBucket(AbstractBucket):
@@ -374,29 +645,42 @@ class _SharedBucket(AbstractBucket):
 
     @override
     def now(self) -> int:
-        """The store's clock (the database's for Postgres): the same for all."""
-        inner: t.Any = self._inner  # AbstractBucket.now() is untyped
-        return int(inner.now())
+        """The store's clock (the database's for Postgres): the same for all.
+
+        Raises:
+            SharedBudgetError: the store failed or did not answer in time.
+        """
+        try:
+            return self._store.now(self._inner)
+        except SharedBudgetError:
+            raise
+        except Exception as err:
+            if _is_store_error(err):
+                raise self._store.failure(err) from err
+            raise
 
     @override
     def limiter_lock(self) -> object | None:
         """The store's cross-process lock (SQLite), for the Limiter to take."""
-        return self._inner.limiter_lock()
+        return self._store.bounded_lock(self._inner)
 
     @override
     def put(self, item: RateItem) -> bool:
-        """Take a turn now if the window has none, timestamped by the clock now."""
-        lock = self._inner.limiter_lock()
+        """Take a turn now if the window has none, timestamped by the clock now.
+
+        Raises:
+            SharedBudgetError: the store failed or did not answer in time.
+        """
+        lock = self.limiter_lock()
         try:
             with t.cast("t.ContextManager[object]", lock or contextlib.nullcontext()):
                 item.timestamp = self.now()
                 admitted = bool(self._inner.put(item))
+        except SharedBudgetError:
+            raise
         except Exception as err:
-            if isinstance(err, sqlite3.Error | OSError) or _is_psycopg_error(err):
-                raise SharedBudgetError(
-                    f"setting '{SETTING}': the shared budget at {self._store.url}"
-                    f" failed ({_reason(err)})"
-                ) from err
+            if _is_store_error(err):
+                raise self._store.failure(err) from err
             raise
         self.failing_rate = self._inner.failing_rate
         return admitted
@@ -414,7 +698,7 @@ class _SharedBucket(AbstractBucket):
         exception would kill (and the table would then grow); a failure is
         logged and retried at the next round instead.
         """
-        if self._closed:
+        if self._closed or self._store.failed:
             return 0
         try:
             return int(t.cast("int", self._inner.leak(current_timestamp)))
@@ -499,6 +783,7 @@ def make_pacer(
     client_id: str,
     shared_budget_url: str | None,
     logger: logging.Logger,
+    max_rate_limit_wait: float | None = None,
 ) -> RequestPacer:
     """Return the pacer for ``client_id``: this process's own, or a shared one.
 
@@ -511,12 +796,19 @@ def make_pacer(
         shared_budget_url: where the budget is kept; None or blank for this
             process alone.
         logger: where the pacer reports itself.
+        max_rate_limit_wait: longest wait for a turn (see
+            :class:`~tap_mixoads.http.budget.RequestPacer`); None: no cap.
 
     Returns:
         A pacer; close it to release the store.
     """
     if shared_budget_url is None or not shared_budget_url.strip():
-        return RequestPacer(requests_per_minute, name=client_id, logger=logger)
+        return RequestPacer(
+            requests_per_minute,
+            name=client_id,
+            logger=logger,
+            max_wait_s=max_rate_limit_wait,
+        )
     interval_ms = pacing_interval_ms(requests_per_minute)
     with open_store(shared_budget_url.strip()) as store:
         bucket = store.bucket(client_id=client_id, interval_ms=interval_ms)
@@ -527,7 +819,12 @@ def make_pacer(
         table_name(client_id),
     )
     return RequestPacer(
-        requests_per_minute, name=client_id, bucket=bucket, logger=logger
+        requests_per_minute,
+        name=client_id,
+        bucket=bucket,
+        logger=logger,
+        max_wait_s=max_rate_limit_wait,
+        where=f"the shared budget at {store.url} (setting '{SETTING}')",
     )
 
 

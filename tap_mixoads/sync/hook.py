@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import requests
 
+from tap_mixoads.errors import AccountStoppedError
 from tap_mixoads.http.endpoints import SYNC_PATH
 from tap_mixoads.http.responses import (
     decode_json,
@@ -199,7 +200,7 @@ class CampaignSyncer:
         try:
             response = self._send(request, count_attempt)
         except Exception as exc:  # every failure becomes an outcome
-            if self._gives_up(exc):
+            if self._gives_up(exc) or isinstance(exc, AccountStoppedError):
                 # Not this campaign's fault: the account must stop (deferred,
                 # so it neither counts towards the breaker nor towards dead).
                 self._stop_rate_limited(exc)
@@ -256,7 +257,9 @@ class CampaignSyncer:
             if self.rate_limit_stop is not None:
                 return
             self.rate_limit_stop = (
-                f"{final_failure(exc)}, more than max_rate_limit_wait"
+                final_failure(exc)  # the budget's line names its setting
+                if isinstance(exc, AccountStoppedError)
+                else f"{final_failure(exc)}, more than max_rate_limit_wait"
             )
         self.logger.error(
             "%s%s; no more sync calls for this account in this run, the rest "
