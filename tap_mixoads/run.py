@@ -18,12 +18,17 @@ import threading
 import time
 import typing as t
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from tap_mixoads import settings
+from tap_mixoads.errors import AccountFailedError
+from tap_mixoads.http.responses import final_failure
 from tap_mixoads.accounts import Account, accounts_from_config, empty_shard_note
 from tap_mixoads.http.client import AccountClient
 from tap_mixoads.http.shared_budget import make_pacer
 
+#: Token exchanges at once when every account's login is checked.
+LOGIN_CHECK_WORKERS = 8
 #: Seconds between progress lines (``MIXOADS_PROGRESS_SECONDS`` in the
 #: environment may shorten it, for tests and impatient operators).
 PROGRESS_SECONDS = 30.0
@@ -283,6 +288,45 @@ class RunContext:
         """
         for account in self.accounts:
             self.client(account)
+
+    def check_logins(self) -> None:
+        """Trade every account's credentials for a token; fail naming the refused.
+
+        A connection test (``--test``) or a probe (``meltano config test``)
+        stops at the first record, which only the first account would have
+        produced: with 2 of 4 passwords wrong it still said "valid". This asks
+        each account's token endpoint once (with the call's retry policy,
+        nothing else: no list call, no sync call), a few accounts at a time.
+
+        Raises:
+            AccountFailedError: one line naming each account that cannot log
+                in, and why.
+        """
+        self.open()
+        accounts = self.accounts
+        refused: dict[str, str] = {}
+
+        def login(account: Account) -> None:
+            client = self.client(account)
+            try:
+                client.retry.decorate(client.token.bearer)()
+            except Exception as exc:  # every failure is a line, not a traceback
+                refused[account.client_id] = final_failure(exc)
+
+        workers = max(1, min(LOGIN_CHECK_WORKERS, len(accounts)))
+        with ThreadPoolExecutor(workers, thread_name_prefix="mixoads-login") as pool:
+            list(pool.map(login, accounts))
+        if not refused:
+            self.logger.info("All %d accounts logged in", len(accounts))
+            return
+        if not self.config.get("accounts"):
+            raise AccountFailedError(next(iter(refused.values())))
+        named = "; ".join(
+            f"account '{client_id}': {why}"
+            for client_id, why in sorted(refused.items())
+        )
+        msg = f"{len(refused)} of {len(accounts)} accounts cannot log in: {named}"
+        raise AccountFailedError(msg)
 
     def report(self, account: Account) -> AccountReport:
         """The account's report for this run (created on first use)."""

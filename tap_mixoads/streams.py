@@ -313,6 +313,12 @@ class CampaignsStream(RESTStream[int]):
             # loader to create the tables in one process before shards run).
             return
         self.run.open()
+        if self.run.probe:
+            # ``meltano config test`` calls the config valid at the first
+            # record, which only the first account produces: every account
+            # must log in first, or no record is written and the last line
+            # names the accounts that cannot.
+            self.run.check_logins()
         accounts = self.run.accounts
         for account in accounts:
             self._prior_state(account)  # read every prior entry on this thread
