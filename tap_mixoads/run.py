@@ -21,10 +21,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from tap_mixoads import settings
-from tap_mixoads.errors import AccountFailedError
-from tap_mixoads.http.responses import final_failure
 from tap_mixoads.accounts import Account, accounts_from_config, empty_shard_note
+from tap_mixoads.errors import AccountFailedError
 from tap_mixoads.http.client import AccountClient
+from tap_mixoads.http.responses import final_failure
 from tap_mixoads.http.shared_budget import make_pacer
 
 #: Token exchanges at once when every account's login is checked.
