@@ -77,6 +77,9 @@ BAD_VALUES = (
     "dotdot",
     "surrogate",
     "nul_sync_error",
+    "int64low",
+    "bigstring53",
+    "deep",
 )
 RETRY_AFTER_MODES = ("window", "exact")
 
@@ -147,7 +150,12 @@ class Config:
             surrogate, written as the JSON escape ``\\ud800`` (strict
             decoders such as orjson reject the whole page);
             ``nul_sync_error`` - the sync of campaign_10 answers 500 with an
-            error message containing U+0000.
+            error message containing U+0000; ``int64low`` - campaign_11's
+            clicks are the integer literal -2**63 - 1 (decoders that read it
+            as a float round it to -2**63); ``bigstring53`` - campaign_12's
+            budget is ``"9007199254740993"`` (2**53 + 1: a float loses the
+            last digit); ``deep`` - campaign_13's name is an array nested
+            5,000 levels deep (past every JSON decoder's depth limit).
         slow_steady_body: List answers trickle at
             ``slow_steady_bytes_per_second``, so no read timeout ever fires;
             after ``slow_steady_seconds`` the server drops the connection.

@@ -130,7 +130,5 @@ async def list_campaigns(request: web.Request) -> web.Response:
     }
     body = orjson.dumps({"data": data, "pagination": pagination})
     if marked:
-        body = body.replace(
-            badvalues.SURROGATE_MARK.encode(), badvalues.SURROGATE_ESCAPE
-        )
+        body = badvalues.unmark(body)
     return web.Response(body=body, content_type="application/json")

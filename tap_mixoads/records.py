@@ -34,6 +34,8 @@ MAX_ID_CHARS = 256
 #: Rejected items named in the end-of-run line (the rest are counted).
 MAX_NAMED_REJECTIONS = 20
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+#: Integral floats at or past this magnitude are not exact 64-bit integers.
+_FLOAT_INT64_LIMIT = float(2**63)
 
 _Bad = object()
 _OutOfRange = object()
@@ -60,6 +62,34 @@ def _in_int64(value: int) -> bool:
     return _INT64_MIN <= value <= _INT64_MAX
 
 
+def _float_out_of_range(value: float) -> bool:
+    """Whether an integral float cannot be an exact 64-bit integer.
+
+    A JSON decoder hands an integer literal beyond 64 bits over as a float:
+    ``-9223372036854775809`` arrives as ``-9.223372036854776e18``, which
+    equals -2**63 and would pass a range check on ``int(value)``. No float
+    of that magnitude is exact, so it is out of range, never rounded in.
+    """
+    return abs(value) >= _FLOAT_INT64_LIMIT
+
+
+def _parse_numeric_text(value: str) -> t.Any:
+    """A numeric string as an exact int when it is one, else a float.
+
+    ``float("9007199254740993")`` rounds to ...992: an integer string is
+    read with ``int`` so that every digit survives.
+    """
+    text = value.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return _Bad
+
+
 def _as_int(value: t.Any) -> t.Any:
     if isinstance(value, bool):
         return _Bad
@@ -68,13 +98,12 @@ def _as_int(value: t.Any) -> t.Any:
     if isinstance(value, float):
         if not math.isfinite(value) or not value.is_integer():
             return _Bad
-        return int(value) if _in_int64(int(value)) else _OutOfRange
+        if _float_out_of_range(value):
+            return _OutOfRange
+        return int(value)
     if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return _Bad
-        return _as_int(number)
+        number = _parse_numeric_text(value)
+        return _Bad if number is _Bad else _as_int(number)
     return _Bad
 
 
@@ -87,14 +116,11 @@ def _as_number(value: t.Any) -> t.Any:
         if not math.isfinite(value):
             return _Bad
         if value.is_integer():
-            return int(value) if _in_int64(int(value)) else _OutOfRange
+            return _OutOfRange if _float_out_of_range(value) else int(value)
         return value
     if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return _Bad
-        return _as_number(number)
+        number = _parse_numeric_text(value)
+        return _Bad if number is _Bad else _as_number(number)
     return _Bad
 
 
@@ -211,7 +237,11 @@ class CampaignNormalizer:
             if type(value) is int:
                 if not _INT64_MIN <= value <= _INT64_MAX:
                     return False
-            elif type(value) is not float or not math.isfinite(value):
+            elif (
+                type(value) is not float
+                or not math.isfinite(value)
+                or abs(value) >= _FLOAT_INT64_LIMIT
+            ):
                 return False
         return all(
             self._coercers[name](raw[name]) is raw[name] for name in self._other_fields

@@ -10,6 +10,7 @@ counted in the end-of-run warning, and every other row lands in PostgreSQL.
 
 from __future__ import annotations
 
+import orjson
 import pytest
 import requests
 
@@ -58,6 +59,15 @@ def test_every_bad_value_is_repaired_or_rejected_and_the_rest_lands(
     assert rows["campaign_4"][2] is None  # "1e30" budget -> null
     assert rows["campaign_5"][2] is None  # 30-digit budget -> null
     assert rows["campaign_9"][0] == "Campaign\ufffd 9"  # lone surrogate replaced
+    # -2**63 - 1 is out of range, not rounded to -2**63 (a float on the way).
+    (clicks11,) = query(
+        pg_url, f"select clicks from \"{pg_schema}\".campaigns where id = 'campaign_11'"
+    )[0]
+    assert clicks11 is None
+    # "9007199254740993" keeps its last digit (a float would end in ...992).
+    assert rows["campaign_12"][2] == 9007199254740993
+    # A name nested 5,000 levels deep is null; its campaign and page survive.
+    assert rows["campaign_13"][0] is None and rows["campaign_13"][1] is not None
     # The sync of campaign_10 failed with a NUL in its error body: its row
     # loaded like every other, the error stored without the NUL.
     _, _, _, status10, error10 = rows["campaign_10"]
@@ -76,6 +86,9 @@ def test_every_bad_value_is_repaired_or_rejected_and_the_rest_lands(
         "out-of-range impressions: 1",
         "out-of-range budget: 2",
         "invalid unicode replaced in name: 1",
+        "out-of-range clicks: 1",
+        "coerced budget: 1",
+        "invalid name: 1",
         "rejected 3:",
         f"with an id of 10240 characters (over {MAX_ID_CHARS})",
         "with id '..', unusable in the sync path",
@@ -93,6 +106,9 @@ def test_every_bad_value_is_repaired_or_rejected_and_the_rest_lands(
         ("surrogate", "invalid unicode replaced in name: 1"),
         ("longid", "rejected 1: campaign with an id of 10240 characters"),
         ("dotdot", "rejected 2: campaign with id '..'"),
+        ("int64low", "out-of-range clicks: 1"),
+        ("bigstring53", "coerced budget: 1"),
+        ("deep", "invalid name: 1"),
     ],
 )
 def test_each_bad_value_alone_costs_only_its_own_value_or_record(
@@ -123,3 +139,46 @@ def test_a_nul_in_server_text_is_made_visible_not_stored():
     response.status_code = 500
     response._content = b'{"error": "Sync\\u0000 failed"}'
     assert error_text(response) == "Sync\\x00 failed"
+
+
+def test_numbers_are_never_rounded_into_range_or_out_of_their_digits():
+    from tap_mixoads.records import CampaignNormalizer
+
+    schema = {
+        "properties": {
+            "id": {"type": ["string"]},
+            "clicks": {"type": ["integer", "null"]},
+            "budget": {"type": ["number", "null"]},
+        }
+    }
+    normalizer = CampaignNormalizer(schema, ["id", "clicks", "budget"])
+    # What orjson hands over for the literal -9223372036854775809: -2.0**63.
+    low = normalizer.normalize(
+        {"id": "c", "clicks": -(2.0**63), "budget": -(2.0**63)}, where="page 1"
+    )
+    assert low == {"id": "c", "clicks": None, "budget": None}
+    exact = normalizer.normalize(
+        {"id": "c", "clicks": "9007199254740993", "budget": "9007199254740993"},
+        where="page 1",
+    )
+    assert exact == {"id": "c", "clicks": 2**53 + 1, "budget": 2**53 + 1}
+    # The edge itself, sent as an integer, is in range and kept.
+    edge = normalizer.normalize(
+        {"id": "c", "clicks": -(2**63), "budget": 1.5}, where="page 1"
+    )
+    assert edge == {"id": "c", "clicks": -(2**63), "budget": 1.5}
+
+
+def test_only_the_too_deep_value_is_cut_and_text_that_looks_like_nesting_stays():
+    from tap_mixoads.http.responses import MAX_JSON_DEPTH, without_deep_values
+
+    deep = b"[" * 5000 + b"]" * 5000
+    body = b'{"data":[{"id":"a","name":' + deep + b'},{"id":"b","name":"[{ \\" }]"}]}'
+    shallow, cut = without_deep_values(body)
+    assert cut == 1
+    decoded = orjson.loads(shallow)
+    assert decoded["data"][1] == {"id": "b", "name": '[{ " }]'}
+    value, depth = decoded["data"][0]["name"], 0
+    while isinstance(value, list):
+        value, depth = value[0] if value else None, depth + 1
+    assert depth == MAX_JSON_DEPTH - 3  # page, data, campaign above it

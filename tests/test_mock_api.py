@@ -725,6 +725,20 @@ def test_bad_values_only_where_asked(server):
     assert resp.status_code == 400
 
 
+def test_raw_bad_values(server):
+    server.configure(bad_values="int64low,bigstring53,deep")
+    resp = get_page(server, bearer(server), limit=20)
+    assert b'"clicks":-9223372036854775809' in resp.content
+    assert b"[" * 5000 in resp.content
+    with pytest.raises(orjson.JSONDecodeError):  # past orjson's depth limit
+        orjson.loads(resp.content)
+    with pytest.raises(RecursionError):  # and past the standard library's
+        json.loads(resp.content)
+    head = resp.content.split(b'"name":' + b"[" * 5000)[0]
+    assert b'"budget":"9007199254740993"' in head
+    assert b'"id":"campaign_12"' in head
+
+
 def test_nul_in_sync_error(server):
     server.configure(bad_values="nul_sync_error")
     h = bearer(server)

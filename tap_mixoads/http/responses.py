@@ -10,6 +10,8 @@ never reach a message.
 
 from __future__ import annotations
 
+import logging
+import re
 import typing as t
 from urllib.parse import urlsplit
 
@@ -62,7 +64,80 @@ def _decode_leniently(content: bytes) -> t.Any:
         text = content.decode("utf-8", errors="surrogatepass")
     except UnicodeDecodeError as exc:
         raise ValueError(str(exc)) from None
-    return json.loads(text)
+    try:
+        return json.loads(text)
+    except RecursionError:
+        pass
+    # Nested deeper than either decoder goes (orjson stops at 1,024 levels,
+    # the standard library at the interpreter's recursion limit): one deep
+    # value must not cost the whole page, so each container deeper than
+    # MAX_JSON_DEPTH is cut to null and the data policy judges what is left
+    # (a field whose value is now a nest of lists is invalid: null, counted).
+    shallow, cut = without_deep_values(content)
+    logging.getLogger("tap-mixoads.responses").warning(
+        "A response held %d value(s) nested deeper than %d levels; each was "
+        "cut to null before decoding (data policy)",
+        cut,
+        MAX_JSON_DEPTH,
+    )
+    try:
+        return orjson.loads(shallow)
+    except orjson.JSONDecodeError:
+        return json.loads(shallow.decode("utf-8", errors="surrogatepass"))
+
+
+#: Deepest nesting kept when a body is too deep to decode as it is: a page is
+#: 4 levels deep (page, ``data``, campaign, value), so 64 leaves ample room.
+MAX_JSON_DEPTH = 64
+#: A JSON structural character or the start of a string.
+_JSON_STRUCTURE = re.compile(rb'[\[\]{}"]')
+#: The rest of a string after its opening quote, escapes included.
+_JSON_STRING_REST = re.compile(rb'(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def without_deep_values(
+    content: bytes, limit: int = MAX_JSON_DEPTH
+) -> tuple[bytes, int]:
+    """``content`` with every array or object deeper than ``limit`` made null.
+
+    A linear scan that skips strings (so brackets inside text never count),
+    without recursion, so any depth is handled in constant stack.
+
+    Returns:
+        The shallower JSON text and how many containers were cut.
+
+    Raises:
+        ValueError: a string is not terminated.
+    """
+    out = bytearray()
+    depth = 0
+    kept_until = 0
+    cut_from: int | None = None
+    cuts = 0
+    position = 0
+    while match := _JSON_STRUCTURE.search(content, position):
+        char = content[match.start()]
+        if char == ord('"'):
+            rest = _JSON_STRING_REST.match(content, match.end())
+            if rest is None:
+                msg = "unterminated string in a deeply nested body"
+                raise ValueError(msg)
+            position = rest.end()
+            continue
+        if char in b"[{":
+            depth += 1
+            if depth == limit + 1:
+                cut_from = match.start()
+        else:
+            if depth == limit + 1 and cut_from is not None:
+                out += content[kept_until:cut_from] + b"null"
+                kept_until = match.end()
+                cut_from = None
+                cuts += 1
+            depth -= 1
+        position = match.end()
+    out += content[kept_until:]
+    return bytes(out), cuts
 
 
 def release(response: requests.Response) -> None:
