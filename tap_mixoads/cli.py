@@ -47,6 +47,13 @@ def main() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     try:
         TapMixoAds.cli(standalone_mode=True)
+    except SystemExit:
+        # The run is over (click exits with its status): a signal now could
+        # only turn a finished run's status into 128 + signum. Python resets
+        # its own handlers to the default (die) while shutting down, but not
+        # an ignored signal.
+        _ignore_late_signals()
+        raise
     except RunInterruptedError as exc:
         name = signal.Signals(exc.signum).name
         sys.stderr.write(
@@ -68,8 +75,15 @@ def main() -> None:
         fail(final_failure(exc))
 
 
+def _ignore_late_signals() -> None:
+    """Ignore SIGINT and SIGTERM for the rest of the process's exit."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def fail(message: str) -> None:
     """Print one error line to stderr and exit non-zero."""
     sys.stderr.write(f"tap-mixoads: error: {message}\n")
     sys.stderr.flush()
+    _ignore_late_signals()  # the verdict is out: keep it
     sys.exit(EXIT_FAILURE)

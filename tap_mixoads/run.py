@@ -206,6 +206,11 @@ class RunContext:
         self.sync_events: list[dict[str, t.Any]] = []
         self.run_reports: list[dict[str, t.Any]] = []
         self._accounts: list[Account] | None = None
+        #: The tap's streams (their ``name`` and ``selected``), in sync order.
+        self.streams: list[t.Any] = []
+        self._streams_done: set[str] = set()
+        #: True once every selected stream has emitted its last record.
+        self.records_complete = False
 
     @property
     def accounts(self) -> list[Account]:
@@ -288,6 +293,13 @@ class RunContext:
         """
         for account in self.accounts:
             self.client(account)
+
+    def stream_records_done(self, name: str) -> None:
+        """Note that stream ``name`` emitted its last record of the run."""
+        self._streams_done.add(name)
+        selected = {stream.name for stream in self.streams if stream.selected}
+        if selected <= self._streams_done:
+            self.records_complete = True
 
     def check_logins(self) -> None:
         """Trade every account's credentials for a token; fail naming the refused.

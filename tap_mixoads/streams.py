@@ -311,6 +311,7 @@ class CampaignsStream(RESTStream[int]):
         if self.config.get("schema_only"):
             # The SDK has written this stream's SCHEMA; that is all (for a
             # loader to create the tables in one process before shards run).
+            self.run.stream_records_done(self.name)
             return
         self.run.open()
         if self.run.probe:
@@ -340,6 +341,7 @@ class CampaignsStream(RESTStream[int]):
         finally:
             reporter.stop()
             self._log_account_summaries()
+        self.run.stream_records_done(self.name)
 
     def _flushing(
         self, records: Iterable[dict[str, t.Any]]
@@ -611,6 +613,8 @@ class _RunStream(Stream):
         del collected[: len(taken)]
         if self.ABORT_AT_RECORD_COUNT is None:
             yield from taken
+        if not getattr(self, "mid_run", False):
+            self.run.stream_records_done(self.name)
 
 
 class SyncEventsStream(_RunStream):

@@ -338,7 +338,20 @@ class TapMixoAds(Tap):
             signal.signal(signal.SIGTERM, self._on_signal)
 
     def _on_signal(self, signum: int, _frame: types.FrameType | None) -> None:
-        """Stop every API call at once and unwind as an interrupted run."""
+        """Stop every API call at once and unwind as an interrupted run.
+
+        Once the last selected stream has emitted its last record, what is
+        left is the final STATE and the exit (a few ms): exiting 128 + signum
+        then would call a finished run interrupted, so the signal is noted
+        and the run ends as it would have, with its own status.
+        """
+        if "run" in self.__dict__ and self.run.records_complete:
+            self.logger.info(
+                "%s after the last record: the output is complete; writing the "
+                "final STATE and exiting with the run's own status",
+                signal.Signals(signum).name,
+            )
+            return
         self.run.stop.set()
         raise RunInterruptedError(signum)
 
@@ -428,11 +441,13 @@ class TapMixoAds(Tap):
     def discover_streams(self) -> list[Stream]:
         """The streams this tap offers, handed the run's resources explicitly."""
         events = streams.SyncEventsStream(self, run=self.run)
-        return [
+        offered: list[Stream] = [
             streams.CampaignsStream(self, run=self.run, events=events),
             events,
             streams.SyncRunsStream(self, run=self.run),
         ]
+        self.run.streams = offered
+        return offered
 
     @functools.cached_property
     def run(self) -> RunContext:

@@ -114,3 +114,54 @@ def test_a_signal_while_syncs_are_in_flight_exits_at_once_and_calls_nothing(
     time.sleep(1.0)
     assert _api_calls(server) == before
     _check_outcome(proc, out, err, sig, took)
+
+
+def test_sigterm_after_the_final_state_keeps_the_runs_own_exit_status(mock_api):
+    """A signal once the output is complete does not make it "interrupted".
+
+    On 0.x's code a SIGTERM in the ~0.1 s between the final STATE and the
+    process's exit exited 143 (or died of the signal during interpreter
+    shutdown) although every message was out. The signal is sent as soon as
+    the final STATE line is read (the STATE after the last stream,
+    ``sync_runs``), while the process is still alive; a run where it had
+    already exited proves nothing, so it is tried again.
+    """
+    server = mock_api("calm", campaigns=20, sync_delay=0)
+    config = tap_config(server.url, page_size=100)
+    folder = tempfile.mkdtemp(prefix="tap-mixoads-late-signal-")
+    path = os.path.join(folder, "tap.json")
+    with open(path, "w") as fh:
+        json.dump(config, fh)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_MIXOADS_")}
+    landed = 0
+    for _ in range(5):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tap_mixoads", "--config", path],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=REPO_ROOT,
+            env=env,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        seen_run_report = False
+        records = 0
+        for raw in proc.stdout:
+            message = json.loads(raw)
+            if message["type"] == "RECORD":
+                records += 1
+                seen_run_report |= message["stream"] == "sync_runs"
+            elif message["type"] == "STATE" and seen_run_report:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+                    landed += 1
+                break
+        rest = proc.stdout.read()
+        stderr = proc.stderr.read().decode("utf-8", errors="replace")
+        proc.wait(timeout=WAIT_S)
+        assert proc.returncode == 0, stderr[-3000:]
+        assert "interrupted by" not in stderr
+        assert not rest.strip(), "the final STATE was not the last message"
+        assert records >= 20 + 20 + 1  # campaigns, sync_events, sync_runs
+        if landed:
+            break
+    assert landed, "the process had always exited before the signal"
