@@ -13,6 +13,7 @@ import contextvars
 import copy
 import functools
 import json
+import logging
 import os
 import signal
 import tempfile
@@ -21,7 +22,7 @@ import types
 import typing as t
 from pathlib import Path
 
-from singer_sdk import Tap
+from singer_sdk import Tap, metrics
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
@@ -41,6 +42,9 @@ if t.TYPE_CHECKING:
 
     import click
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
+
+#: Levels ``metrics_log_level`` takes (the SDK logs METRIC lines at INFO).
+METRICS_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 #: The taps created by the current ``invoke`` (to read their verdict after
 #: the SDK's sync). Set only while ``invoke`` runs.
@@ -278,6 +282,17 @@ class TapMixoAds(Tap):
                 "every account"
             ),
         ),
+        th.Property(
+            "metrics_log_level",
+            th.StringType(allowed_values=list(METRICS_LOG_LEVELS)),
+            default="INFO",
+            title="Metrics log level",
+            description=(
+                "Level of the SDK's METRIC lines (http_request_duration, "
+                "record_count, ...): INFO logs them as the SDK does, WARNING "
+                "or ERROR keeps them out of a log read by people"
+            ),
+        ),
     ).to_dict()
 
     @override
@@ -323,6 +338,11 @@ class TapMixoAds(Tap):
             # SDK's messages may quote a secret value, so only count them.
             msg = f"Invalid config: {len(exc.errors)} problem(s) in the schema check"
             raise ConfigError(msg) from None
+        # The SDK's METRIC lines go to one logger at INFO: a level above it
+        # silences them without touching the tap's own lines.
+        logging.getLogger(metrics.METRICS_LOGGER_NAME).setLevel(
+            str(self.config.get("metrics_log_level") or "INFO")
+        )
         runs = _RUNS.get()
         if runs is not None:
             runs.append(self)
