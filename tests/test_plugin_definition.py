@@ -2,8 +2,8 @@
 
 What a user does: ``meltano init``, add the tap from the file, set settings
 with ``meltano config set`` and env vars, run it into Postgres. The only
-liberty taken: ``pip_url`` points at this checkout (the package is not on
-PyPI here), and the loader comes from the committed lock file (no Hub).
+liberty taken: ``pip_url`` (the repository, by git) points at this checkout
+(no network here but PyPI), and the loader comes from the committed lock file (no Hub).
 """
 
 from __future__ import annotations
@@ -76,8 +76,9 @@ def test_a_fresh_project_adds_configures_and_runs_the_tap(
     spec = yaml.safe_load((project / "meltano.yml").read_text())
     assert set(spec["plugins"]) == {"extractors", "loaders"}  # no stray utility
     (tap,) = spec["plugins"]["extractors"]
-    assert tap["pip_url"] == "tap-mixoads"
-    tap["pip_url"] = f"-e {REPO_ROOT}"  # not on PyPI here
+    # The repository (the package is not on PyPI); no network here but PyPI.
+    assert tap["pip_url"] == "git+https://github.com/mixoads/tap-mixoads.git"
+    tap["pip_url"] = f"-e {REPO_ROOT}"
     (project / "meltano.yml").write_text(yaml.safe_dump(spec, sort_keys=False))
     _meltano(project, "install")
 
