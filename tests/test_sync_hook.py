@@ -77,3 +77,60 @@ def test_discover_about_and_test_never_sync(mock_api):
         run = run_tap(config, *args)
         assert run.returncode == 0, (args, run.stderr[-2000:])
     assert SYNC not in server.stats()["requests"]
+
+
+def test_platform_404s_at_the_head_of_the_list_drop_only_those_campaigns(mock_api):
+    # campaign_1..3 are listed but the platform no longer knows them; the
+    # route works. Their 404s answer at once, before any success: the old
+    # rule (3 platform 404s, more than the successes) judged the route
+    # missing here, deferring every other campaign and exiting 1.
+    server = mock_api("calm", campaigns=30, sync_delay=0.05, sync_unknown_ids="1,2,3")
+    run = run_tap(tap_config(server.url, sync_concurrency=4))
+    assert run.returncode == 0, run.stderr[-3000:]
+    expected = {f"campaign_{i}" for i in range(4, 31)}
+    assert sorted(run.ids) == sorted(expected)
+    assert {r["sync_status"] for r in run.records} == {"success"}
+    assert set(server.stats()["sync_success"]) == expected
+    assert "the sync endpoint is missing" not in run.stderr
+    assert (
+        "dropped 3 listed campaigns the platform does not know (404): "
+        "campaign_1, campaign_2, campaign_3"
+    ) in run.stderr
+
+
+def test_platform_404s_for_the_majority_mean_the_route_is_missing(mock_api):
+    # 20 of 30 campaigns unknown and listed first: 10 platform 404s and no
+    # success is evidence against the route, not against 10 campaigns.
+    server = mock_api(
+        "calm",
+        campaigns=30,
+        sync_delay=0.05,
+        sync_unknown_ids=",".join(str(i) for i in range(1, 21)),
+    )
+    run = run_tap(tap_config(server.url, sync_concurrency=2))
+    assert run.returncode == 1, run.stderr[-3000:]
+    errors = [x for x in run.log_lines() if x.startswith("tap-mixoads: error:")]
+    assert len(errors) == 1, errors
+    assert (
+        "the sync endpoint is missing (10 of 10 campaigns answered the " in (errors[0])
+    )
+    # Every record kept: none dropped on 404s the route itself explains.
+    assert sorted(run.ids) == sorted(f"campaign_{i}" for i in range(1, 31))
+    assert server.stats()["sync_success"] == {}
+
+
+def test_a_campaign_in_retry_backoff_does_not_hold_back_the_others(mock_api):
+    # campaign_3's sync answers 500 on every attempt, with backoff between
+    # (about 2.6 s over 3 attempts). Before, records left in extraction
+    # order: everything listed after campaign_3 waited for its last attempt
+    # (progress frozen at "synced 2/.."), then came out behind it.
+    server = mock_api("calm", campaigns=40, sync_delay=0.05, sync_fail_ids="3")
+    run = run_tap(tap_config(server.url, sync_concurrency=4, max_retries=3))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert len(run.ids) == 40 and len(set(run.ids)) == 40
+    # The other 39 campaigns went out, synced, before campaign_3's record.
+    assert run.ids[-1] == "campaign_3"
+    assert run.records[-1]["sync_status"] == "failed"
+    assert run.records[-1]["sync_attempts"] == 3
+    assert {r["sync_status"] for r in run.records[:-1]} == {"success"}
+    assert "synced 39/40; failed: campaign_3 (500 after 3 attempts)" in run.stderr
