@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import logging
+import threading
 
+import pytest
+import requests
+
+from tap_mixoads.sync import hook
 from tests.helpers import run_tap, tap_config
 
 SYNC = "POST /api/campaigns/{id}/sync"
@@ -134,3 +139,42 @@ def test_a_campaign_in_retry_backoff_does_not_hold_back_the_others(mock_api):
     assert run.records[-1]["sync_attempts"] == 3
     assert {r["sync_status"] for r in run.records[:-1]} == {"success"}
     assert "synced 39/40; failed: campaign_3 (500 after 3 attempts)" in run.stderr
+
+
+def test_records_leave_as_syncs_finish_and_never_more_than_the_window_wait(
+    monkeypatch,
+):
+    # In-process: campaign_1's sync hangs until the 49 others went out (10 s
+    # at most). With the old oldest-first drain nothing listed after it could
+    # leave before it: campaign_1 came out first, after the 10 s.
+    monkeypatch.setattr(hook, "WINDOW_PER_WORKER", 2)
+    release = threading.Event()
+
+    def send(request, on_attempt):
+        on_attempt()
+        if "/campaign_1/" in request.url:
+            release.wait(10)  # at most: then it answers all the same
+        response = requests.Response()
+        response.status_code = 200
+        response._content = b'{"success": true, "synced_at": "2024-12-11T10:30:00Z"}'
+        return response
+
+    syncer = hook.CampaignSyncer(
+        url_base="http://api", send=send, concurrency=2, logger=logging.getLogger("t")
+    )
+    pulled = 0
+
+    def records():
+        nonlocal pulled
+        for i in range(1, 51):
+            pulled += 1
+            yield {"id": f"campaign_{i}"}
+
+    out, most_waiting = [], 0
+    for record in syncer.sync_all(records()):
+        out.append(record["id"])
+        most_waiting = max(most_waiting, pulled - len(out))
+        if len(out) == 49:
+            release.set()
+    assert out[-1] == "campaign_1" and len(set(out)) == 50
+    assert most_waiting <= 2 * 2  # the window: concurrency x WINDOW_PER_WORKER
