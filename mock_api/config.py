@@ -156,6 +156,10 @@ class Config:
             budget is ``"9007199254740993"`` (2**53 + 1: a float loses the
             last digit); ``deep`` - campaign_13's name is an array nested
             5,000 levels deep (past every JSON decoder's depth limit).
+        first_page_body: When not empty, page 1 of the list answers 200
+            with exactly this text as its JSON body (``{}``,
+            ``{"status":"ok"}``, ``[]``, ``null``...), as a wrong base URL, a
+            captive proxy or a health endpoint would; other pages are normal.
         slow_steady_body: List answers trickle at
             ``slow_steady_bytes_per_second``, so no read timeout ever fires;
             after ``slow_steady_seconds`` the server drops the connection.
@@ -168,6 +172,9 @@ class Config:
             Found", "message": "Campaign <id> not found."}`` for an unknown
             campaign.
         sync_down: Every sync answers JSON 503.
+        sync_unknown_ids: Campaign ids that are listed but whose sync answers
+            the vendor's JSON 404 (``Campaign <id> not found.``), as if they
+            were deleted between the listing and the sync.
     """
 
     campaigns: int = 100
@@ -197,6 +204,7 @@ class Config:
     sync_fail_ids: tuple[str, ...] = ()
     sync_route_missing: bool = False
     sync_down: bool = False
+    sync_unknown_ids: tuple[str, ...] = ()
     # Page-level faults of the list endpoint.
     page_fault: str = "none"
     page_fault_page: int = 2
@@ -204,6 +212,7 @@ class Config:
     pad_last_page: bool = False
     repeat_campaign: tuple[str, ...] = ()
     bad_values: tuple[str, ...] = ()
+    first_page_body: str = ""
     slow_steady_body: bool = False
     slow_steady_bytes_per_second: float = 2.0
     slow_steady_seconds: float = 120.0

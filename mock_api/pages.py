@@ -1,8 +1,9 @@
 """``GET /api/campaigns``: one page, generated on the fly, faults included.
 
 Page-level faults (``page_fault``, ``pad_last_page``, ``repeat_campaign``,
-``bad_values``) change what a page holds, not how it travels; the transport
-faults in :mod:`mock_api.faults` then apply on top, as for any answer.
+``bad_values``, ``first_page_body``) change what a page holds, not how it
+travels; the transport faults in :mod:`mock_api.faults` then apply on top,
+as for any answer.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from mock_api.config import Config
 from mock_api.state import STATE, ServerState
 
 PAGE_FAULT = "page_fault"
+FIRST_PAGE_BODY = "first_page_body"
 
 
 def repeats(cfg: Config) -> dict[int, str]:
@@ -104,6 +106,11 @@ async def list_campaigns(request: web.Request) -> web.Response:
             400, "Bad Request", "page and limit must be integers >= 1."
         )
     limit = min(limit, cfg.max_limit)
+    if cfg.first_page_body and page == 1:
+        state.stats.faults[FIRST_PAGE_BODY] += 1
+        return web.Response(
+            status=200, text=cfg.first_page_body, content_type="application/json"
+        )
     fault = _page_fault(state, page)
     served = page
     if fault == "ignore_page":

@@ -37,7 +37,10 @@ def _fault(request: web.Request, campaign_id: str) -> web.Response | None:
         return faults.json_error(
             503, "Service Unavailable", "The sync service is temporarily down."
         )
-    if campaigns.index_of(campaign_id, cfg.campaigns) is None:
+    if (
+        campaigns.index_of(campaign_id, cfg.campaigns) is None
+        or campaign_id in cfg.sync_unknown_ids
+    ):
         return faults.json_error(404, "Not Found", f"Campaign {campaign_id} not found.")
     if campaign_id in cfg.sync_fail_ids:
         return faults.json_error(

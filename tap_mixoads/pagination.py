@@ -6,15 +6,19 @@ it: which rows are real, which are repeats, and which page comes next. The
 stream's ``parse_response`` only normalises the rows it is handed.
 
 The contract says ``total`` is authoritative (``has_more`` is computed as if
-every page held 10), so:
+every page held 10, so it is never used), so:
 
+- the first page must be a campaign page: a ``data`` array and a
+  ``pagination.total``. Anything else (``{}``, ``{"status": "ok"}``, ``[]``,
+  ``null``: a wrong ``api_url``, a captive proxy, a health endpoint) is not
+  an empty account; it is re-read like any bad page and then fails the
+  account with one line saying what came. An account that really holds no
+  campaign answers ``data: []`` with ``total: 0``, and that is fine;
 - rows at positions at or past the largest ``total`` seen in the run do not
   exist (the API pads pages past the end) and are never emitted;
 - paging stops when the page just read reaches that largest total; a
   ``total`` that shrinks mid-run is logged as a warning and cannot end the
-  run early;
-- ``has_more`` is used only when no ``total`` is given; an empty page stops
-  paging then.
+  run early.
 
 A short read is never silent. When the total says more campaigns exist than
 were read and a page yields none (its ``data`` is not a list, is empty, holds
@@ -25,7 +29,9 @@ fails with one line naming the page, what was expected and what came. (When
 paging ends short of the total after a re-read, the last page's rows are
 real: they are emitted first, then the account fails.)
 
-A campaign listed twice (the list shifted while we paged) is emitted once.
+A campaign listed twice (the list shifted while we paged) is emitted once;
+ids are compared as the normaliser emits them (an integer id ``7`` is the
+campaign ``"7"``).
 To keep memory flat the paginator remembers the ids of the last
 ``MAX_REMEMBERED_IDS`` campaigns only (about 2 MB); a repeat further apart
 than that would be emitted again (and upserted onto the same row).
@@ -42,7 +48,7 @@ from singer_sdk.pagination import BaseAPIPaginator
 from typing_extensions import override
 
 from tap_mixoads.errors import ShortReadError
-from tap_mixoads.http.responses import decode_json, path_of
+from tap_mixoads.http.responses import decode_json, path_of, printable
 
 if t.TYPE_CHECKING:
     import logging
@@ -53,10 +59,42 @@ if t.TYPE_CHECKING:
 MAX_REMEMBERED_IDS = 20_000
 
 
+#: Keys of a non-campaign page named in the error line, at most.
+MAX_NAMED_KEYS = 8
+#: Longest key text named in the error line.
+MAX_KEY_CHARS = 40
+
+
 def _count(value: t.Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     return None
+
+
+def _key(raw: t.Any) -> str | None:
+    """A row's id as the normaliser emits it (``7`` and ``"7"`` are one id)."""
+    key = raw.get("id") if isinstance(raw, dict) else None
+    if isinstance(key, int) and not isinstance(key, bool):
+        return str(key)
+    return key if isinstance(key, str) else None
+
+
+def _shape(body: t.Any) -> str:
+    """What a body is, in a few words, for the "not a campaign page" line."""
+    if body is None:
+        return "null"
+    if isinstance(body, dict):
+        if not body:
+            return "an empty object"
+        keys = sorted(printable(str(k))[:MAX_KEY_CHARS] for k in body)
+        named = ", ".join(keys[:MAX_NAMED_KEYS])
+        more = len(keys) - MAX_NAMED_KEYS
+        return (
+            "an object with keys: " + named + (f" and {more} more" if more > 0 else "")
+        )
+    if isinstance(body, list):
+        return f"a list of {len(body)} items" if body else "an empty list"
+    return f"a {type(body).__name__}"
 
 
 @dataclasses.dataclass
@@ -101,8 +139,10 @@ class CampaignPaginator(BaseAPIPaginator[int]):
         remembered from an attempt that raises.
 
         Raises:
-            ShortReadError: the page yields nothing (or paging would end)
-                although the total says more campaigns exist.
+            ShortReadError: the first page is not a campaign page (no
+                ``data`` array or no ``pagination.total``), or a page yields
+                nothing (or paging would end) although the total says more
+                campaigns exist.
             ValueError: the body is not JSON.
         """
         if self._page_response is response and self._page is not None:
@@ -113,6 +153,8 @@ class CampaignPaginator(BaseAPIPaginator[int]):
         pagination = pagination if isinstance(pagination, dict) else {}
         number = self.current_value
         total = _count(pagination.get("total"))
+        if self.max_total is None and (total is None or not isinstance(data, list)):
+            raise ShortReadError(self._not_campaigns(response, number, body), response)
         limit = _count(pagination.get("limit")) or self.page_size
         max_total = self.max_total
         if total is not None:
@@ -127,23 +169,20 @@ class CampaignPaginator(BaseAPIPaginator[int]):
             if max_total is not None and position >= max_total:
                 padding += 1
                 continue
-            key = raw.get("id") if isinstance(raw, dict) else None
-            if isinstance(key, (str, int)) and (key in self._seen or key in page_ids):
+            key = _key(raw)
+            if key is not None and (key in self._seen or key in page_ids):
                 repeats += 1
                 continue
-            if isinstance(key, (str, int)):
+            if key is not None:
                 page_ids.add(key)
             rows.append(raw)
 
         received = self.received + len(rows)
-        if max_total is not None:
-            next_page = number + 1 if number * limit < max_total else None
-        else:
-            has_more = pagination.get("has_more", len(rows) >= limit)
-            next_page = number + 1 if rows and has_more else None
-        expected = latest if latest is not None else max_total
-        if expected is not None and received < expected:
-            if not rows and first < (max_total or 0):
+        assert max_total is not None and latest is not None  # the first page's
+        next_page = number + 1 if number * limit < max_total else None
+        expected = latest
+        if received < expected:
+            if not rows and first < max_total:
                 raise ShortReadError(
                     self._short(response, number, expected, data, repeats), response
                 )
@@ -188,6 +227,24 @@ class CampaignPaginator(BaseAPIPaginator[int]):
         self._page = Page(number, rows, time.time(), next_page)
         self._page_response = response
         return self._page
+
+    def _not_campaigns(
+        self, response: requests.Response, number: int, body: t.Any
+    ) -> str:
+        data = body.get("data") if isinstance(body, dict) else None
+        pagination = body.get("pagination") if isinstance(body, dict) else None
+        total = pagination.get("total") if isinstance(pagination, dict) else None
+        missing = []
+        if not isinstance(data, list):
+            missing.append("no 'data' array")
+        if _count(total) is None:
+            missing.append("no 'pagination.total' count")
+        return (
+            f"GET {path_of(response.url)} page {number} answered "
+            f"{response.status_code} but it is not a campaign page "
+            f"({', '.join(missing)}; got {_shape(body)}): is api_url the API's "
+            "base URL?"
+        )
 
     def _short(
         self,

@@ -856,3 +856,32 @@ def test_new_knobs_from_env_and_set(monkeypatch):
     ):
         with pytest.raises(ConfigError):
             build("vendor", bad)
+
+
+def test_first_page_body_replaces_page_one_only(server):
+    server.configure(first_page_body='{"status":"ok"}')
+    h = bearer(server)
+    first = get_page(server, h)
+    assert first.status_code == 200
+    assert first.headers["Content-Type"].startswith("application/json")
+    assert first.json() == {"status": "ok"}
+    assert ids(get_page(server, h, page=2))[0] == "campaign_11"
+    server.configure(first_page_body="null")
+    assert get_page(server, h, page=1).json() is None
+    server.configure(first_page_body="")
+    assert ids(get_page(server, h, page=1))[0] == "campaign_1"
+
+
+def test_sync_unknown_ids_answer_the_platform_404(server):
+    server.configure(sync_unknown_ids="1,campaign_3")
+    h = bearer(server)
+    assert "campaign_1" in ids(get_page(server, h))  # still listed
+    for cid in ("campaign_1", "campaign_3"):
+        resp = sync(server, h, cid)
+        assert resp.status_code == 404
+        assert resp.json() == {
+            "error": "Not Found",
+            "message": f"Campaign {cid} not found.",
+        }
+    assert sync(server, h, "campaign_2").status_code == 200
+    assert set(server.stats()["sync_success"]) == {"campaign_2"}

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import logging
+import threading
 
+import pytest
+import requests
+
+from tap_mixoads.sync import hook
 from tests.helpers import run_tap, tap_config
 
 SYNC = "POST /api/campaigns/{id}/sync"
@@ -77,3 +82,99 @@ def test_discover_about_and_test_never_sync(mock_api):
         run = run_tap(config, *args)
         assert run.returncode == 0, (args, run.stderr[-2000:])
     assert SYNC not in server.stats()["requests"]
+
+
+def test_platform_404s_at_the_head_of_the_list_drop_only_those_campaigns(mock_api):
+    # campaign_1..3 are listed but the platform no longer knows them; the
+    # route works. Their 404s answer at once, before any success: the old
+    # rule (3 platform 404s, more than the successes) judged the route
+    # missing here, deferring every other campaign and exiting 1.
+    server = mock_api("calm", campaigns=30, sync_delay=0.05, sync_unknown_ids="1,2,3")
+    run = run_tap(tap_config(server.url, sync_concurrency=4))
+    assert run.returncode == 0, run.stderr[-3000:]
+    expected = {f"campaign_{i}" for i in range(4, 31)}
+    assert sorted(run.ids) == sorted(expected)
+    assert {r["sync_status"] for r in run.records} == {"success"}
+    assert set(server.stats()["sync_success"]) == expected
+    assert "the sync endpoint is missing" not in run.stderr
+    assert (
+        "dropped 3 listed campaigns the platform does not know (404): "
+        "campaign_1, campaign_2, campaign_3"
+    ) in run.stderr
+
+
+def test_platform_404s_for_the_majority_mean_the_route_is_missing(mock_api):
+    # 20 of 30 campaigns unknown and listed first: 10 platform 404s and no
+    # success is evidence against the route, not against 10 campaigns.
+    server = mock_api(
+        "calm",
+        campaigns=30,
+        sync_delay=0.05,
+        sync_unknown_ids=",".join(str(i) for i in range(1, 21)),
+    )
+    run = run_tap(tap_config(server.url, sync_concurrency=2))
+    assert run.returncode == 1, run.stderr[-3000:]
+    errors = [x for x in run.log_lines() if x.startswith("tap-mixoads: error:")]
+    assert len(errors) == 1, errors
+    assert (
+        "the sync endpoint is missing (10 of 10 campaigns answered the " in (errors[0])
+    )
+    # Every record kept: none dropped on 404s the route itself explains.
+    assert sorted(run.ids) == sorted(f"campaign_{i}" for i in range(1, 31))
+    assert server.stats()["sync_success"] == {}
+
+
+def test_a_campaign_in_retry_backoff_does_not_hold_back_the_others(mock_api):
+    # campaign_3's sync answers 500 on every attempt, with backoff between
+    # (about 2.6 s over 3 attempts). Before, records left in extraction
+    # order: everything listed after campaign_3 waited for its last attempt
+    # (progress frozen at "synced 2/.."), then came out behind it.
+    server = mock_api("calm", campaigns=40, sync_delay=0.05, sync_fail_ids="3")
+    run = run_tap(tap_config(server.url, sync_concurrency=4, max_retries=3))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert len(run.ids) == 40 and len(set(run.ids)) == 40
+    # The other 39 campaigns went out, synced, before campaign_3's record.
+    assert run.ids[-1] == "campaign_3"
+    assert run.records[-1]["sync_status"] == "failed"
+    assert run.records[-1]["sync_attempts"] == 3
+    assert {r["sync_status"] for r in run.records[:-1]} == {"success"}
+    assert "synced 39/40; failed: campaign_3 (500 after 3 attempts)" in run.stderr
+
+
+def test_records_leave_as_syncs_finish_and_never_more_than_the_window_wait(
+    monkeypatch,
+):
+    # In-process: campaign_1's sync hangs until the 49 others went out (10 s
+    # at most). With the old oldest-first drain nothing listed after it could
+    # leave before it: campaign_1 came out first, after the 10 s.
+    monkeypatch.setattr(hook, "WINDOW_PER_WORKER", 2)
+    release = threading.Event()
+
+    def send(request, on_attempt):
+        on_attempt()
+        if "/campaign_1/" in request.url:
+            release.wait(10)  # at most: then it answers all the same
+        response = requests.Response()
+        response.status_code = 200
+        response._content = b'{"success": true, "synced_at": "2024-12-11T10:30:00Z"}'
+        return response
+
+    syncer = hook.CampaignSyncer(
+        url_base="http://api", send=send, concurrency=2, logger=logging.getLogger("t")
+    )
+    pulled = 0
+
+    def records():
+        nonlocal pulled
+        for i in range(1, 51):
+            pulled += 1
+            yield {"id": f"campaign_{i}"}
+
+    out, most_waiting = [], 0
+    for record in syncer.sync_all(records()):
+        out.append(record["id"])
+        most_waiting = max(most_waiting, pulled - len(out))
+        if len(out) == 49:
+            release.set()
+    assert out[-1] == "campaign_1" and len(set(out)) == 50
+    assert most_waiting <= 2 * 2  # the window: concurrency x WINDOW_PER_WORKER

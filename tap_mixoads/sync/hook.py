@@ -7,16 +7,22 @@ spend most of the run waiting for answers. The hook keeps up to
 (see :mod:`tap_mixoads.http.budget`) keeps the total within the limit, so the
 run ends close to the floor the rate limit allows.
 
-Records come out in extraction order: the hook holds only a bounded window of
-records waiting for their sync, never the whole run. A campaign whose sync
-fails after every retry is not dropped: its record is emitted with the
-failure recorded, and the run ends with a summary line.
+Records come out as their syncs finish, not in extraction order: the hook
+holds only a bounded window of records waiting for their sync, never the
+whole run, and a campaign in its retry backoff holds only its own record
+back, not the ones listed after it. A record whose outcome is carried (no
+sync call in this run) goes out at once. A campaign whose sync fails after
+every retry is not dropped: its record is emitted with the failure recorded,
+and the run ends with a summary line.
 
 A sync answered 404 *with the platform's own error body* says that one
-campaign does not exist: its record is dropped and named. A 404 that is not
-the platform's (a proxy, a moved route), or 404s for most campaigns, say the
-sync endpoint itself is missing: syncing stops, every record is kept, and the
-run fails with one line.
+campaign does not exist: its record is dropped and named, once a success
+shows the route works (until then it waits in the window). A 404 that is not
+the platform's (a proxy, a moved route) says the sync endpoint itself is
+missing, at once. Platform 404s say so only from evidence a few unknown
+campaigns cannot give: at least ``MIN_404S_FOR_MISSING_ROUTE`` of them, a
+clear majority of the calls answered, and not one success. Then syncing
+stops, every record is kept, and the run fails with one line.
 """
 
 from __future__ import annotations
@@ -26,8 +32,14 @@ import datetime
 import re
 import threading
 import typing as t
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    CancelledError,
+    Future,
+    ThreadPoolExecutor,
+    wait,
+)
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import requests
@@ -53,8 +65,11 @@ if t.TYPE_CHECKING:
 WINDOW_PER_WORKER = 8
 #: Failed campaigns named in the summary line before it says "and N more".
 MAX_NAMED_FAILURES = 20
-#: Platform 404s needed before "most campaigns 404" means a missing route.
-MIN_404S_FOR_MISSING_ROUTE = 3
+#: Platform 404s needed (with no success) before they mean a missing route:
+#: more than a few campaigns deleted since the listing (the head of a list).
+MIN_404S_FOR_MISSING_ROUTE = 10
+#: Share of the answered calls that platform 404s must reach for that.
+MISSING_ROUTE_SHARE = 2 / 3
 #: Longest error text stored in ``sync_error``.
 MAX_ERROR_CHARS = 500
 
@@ -101,8 +116,21 @@ NOT_SYNCED: dict[str, t.Any] = {
 }
 
 
-#: Stands in for a sync call not made in this run (the outcome is carried).
-_NO_SYNC: Future[SyncOutcome] = Future()
+@dataclass
+class _Window:
+    """The records waiting in ``sync_all``: for their sync, or for a verdict.
+
+    ``not_found`` holds records whose sync answered the platform's 404 while
+    no success had shown the route works yet.
+    """
+
+    syncing: dict[Future[SyncOutcome], dict[str, t.Any]] = field(default_factory=dict)
+    not_found: collections.deque[tuple[dict[str, t.Any], SyncOutcome]] = field(
+        default_factory=collections.deque
+    )
+
+    def __len__(self) -> int:
+        return len(self.syncing) + len(self.not_found)
 
 
 def _now() -> str:
@@ -289,9 +317,10 @@ class CampaignSyncer:
                 self.failures.append((campaign_id, f"{label} after {tries}"))
             missing = len(self.not_found)
         if outcome.status == NOT_FOUND:
-            if missing >= MIN_404S_FOR_MISSING_ROUTE and missing > self.succeeded:
+            if self._route_looks_missing():
                 self._stop_route(
-                    f"{missing} campaigns answered 404 and only {self.succeeded} synced"
+                    f"{missing} of {self._answered()} campaigns answered the "
+                    "platform's 404 and none synced"
                 )
             else:
                 self.logger.warning(
@@ -301,6 +330,22 @@ class CampaignSyncer:
                     self.label,
                     campaign_id,
                 )
+
+    def _answered(self) -> int:
+        return self.succeeded + len(self.failures) + len(self.not_found)
+
+    def _route_looks_missing(self) -> bool:
+        """Whether platform 404s are evidence against the route, not campaigns.
+
+        A success proves the route; a few 404s (campaigns deleted since the
+        listing, often the first ones) prove nothing about it.
+        """
+        missing = len(self.not_found)
+        return (
+            self.succeeded == 0
+            and missing >= MIN_404S_FOR_MISSING_ROUTE
+            and missing >= MISSING_ROUTE_SHARE * self._answered()
+        )
 
     def _maybe_trip(self) -> None:
         """Open the breaker after ``breaker_threshold`` failures in a row."""
@@ -330,7 +375,11 @@ class CampaignSyncer:
         merge: Callable[[str, SyncOutcome], dict[str, t.Any]] | None = None,
         carried: Callable[[str], dict[str, t.Any]] | None = None,
     ) -> Iterator[dict[str, t.Any]]:
-        """Yield each record, in order, with its sync outcome merged in.
+        """Yield each record with its sync outcome merged in, as syncs finish.
+
+        At most ``concurrency * WINDOW_PER_WORKER`` records wait at once (for
+        their sync, or for the verdict on a platform 404); when the window is
+        full, the next finished sync frees a place, whichever it is.
 
         Args:
             records: the extracted campaigns.
@@ -343,8 +392,7 @@ class CampaignSyncer:
             carried: the fields of a campaign not synced in this run.
         """
         window = max(1, self.concurrency * WINDOW_PER_WORKER)
-        pending: collections.deque[tuple[dict[str, t.Any], Future[SyncOutcome]]]
-        pending = collections.deque()
+        waiting = _Window()
         executor = ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix="mixoads-sync"
         )
@@ -359,15 +407,19 @@ class CampaignSyncer:
                     future = early.pop(cid, None)
                     if future is None and should_sync(cid):
                         future = executor.submit(self.sync_one, cid)
-                    pending.append((record, future or _NO_SYNC))
-                    yield from self._drain(pending, keep=window - 1)
+                    if future is None:
+                        record.update(self._carried(cid))
+                        yield record
+                        continue
+                    waiting.syncing[future] = record
+                    yield from self._drain(waiting, keep=window - 1)
             except Exception:
                 # The listing failed (a short read, a dead API): the records
                 # already read still go out, and nothing more is synced.
                 self._stop_for("the listing failed", log=False)
-                yield from self._drain(pending, keep=0)
+                yield from self._drain(waiting, keep=0)
                 raise
-            yield from self._drain(pending, keep=0)
+            yield from self._drain(waiting, keep=0)
             for cid, future in early.items():
                 # Listed no more (deleted since?): their outcome still counts.
                 self._merge(cid, future.result())
@@ -388,38 +440,68 @@ class CampaignSyncer:
         if log:
             self.logger.error("%s%s", self.label, why)
 
-    def _drain(
-        self,
-        pending: collections.deque[tuple[dict[str, t.Any], Future[SyncOutcome]]],
-        *,
-        keep: int,
-    ) -> Iterator[dict[str, t.Any]]:
-        """Yield finished records, oldest first, until ``keep`` remain."""
-        while len(pending) > keep:
-            record, future = pending.popleft()
-            cid = record["id"]
-            if future is _NO_SYNC:
-                record.update(self._carried(cid))
-                yield record
+    def _drain(self, waiting: _Window, *, keep: int) -> Iterator[dict[str, t.Any]]:
+        """Yield finished records until at most ``keep`` wait.
+
+        Finished syncs go out in the order they were listed among themselves;
+        an unfinished one never holds a finished one back.
+        """
+        while True:
+            for future in [f for f in waiting.syncing if f.done()]:
+                record = waiting.syncing.pop(future)
+                yield from self._finish(record, future, waiting)
+            yield from self._judge_not_found(waiting)
+            if len(waiting) <= keep:
+                return
+            if not waiting.syncing:
+                # The window holds only platform 404s and no verdict yet: no
+                # evidence that these campaigns are gone, so they are kept.
+                record, outcome = waiting.not_found.popleft()
+                yield self._keep_not_found(record, outcome)
                 continue
-            try:
-                outcome = future.result()
-            except CancelledError:
-                outcome = self._deferred()
-            if outcome.status == DEFERRED:
-                # Counted here, not in _count: most deferrals never reach it
-                # (a call not started once syncing stopped, a cancelled one).
-                with self._lock:
-                    self.deferred += 1
-            if outcome.status == NOT_FOUND:
-                # Dropped only while the route is known to work (a success
-                # seen, and not judged missing since): otherwise kept.
-                if not self.route_missing and self.succeeded > 0:
-                    self._merge(cid, outcome)
-                    continue
-                outcome = SyncOutcome(FAILED, http_status=404, error=outcome.error)
-            record.update(self._merge(cid, outcome))
-            yield record
+            wait(list(waiting.syncing), return_when=FIRST_COMPLETED)
+
+    def _finish(
+        self,
+        record: dict[str, t.Any],
+        future: Future[SyncOutcome],
+        waiting: _Window,
+    ) -> Iterator[dict[str, t.Any]]:
+        cid = record["id"]
+        try:
+            outcome = future.result()
+        except CancelledError:
+            outcome = self._deferred()
+        if outcome.status == DEFERRED:
+            # Counted here, not in _count: most deferrals never reach it
+            # (a call not started once syncing stopped, a cancelled one).
+            with self._lock:
+                self.deferred += 1
+        if outcome.status == NOT_FOUND:
+            # Dropped only once the route is known to work: waits till then.
+            waiting.not_found.append((record, outcome))
+            return
+        record.update(self._merge(cid, outcome))
+        yield record
+
+    def _judge_not_found(self, waiting: _Window) -> Iterator[dict[str, t.Any]]:
+        """Drop the waiting platform-404 records once a success proves the route.
+
+        Once the route is judged missing instead, they are kept (as failed).
+        """
+        while waiting.not_found and (self.route_missing or self.succeeded > 0):
+            record, outcome = waiting.not_found.popleft()
+            if self.route_missing:
+                yield self._keep_not_found(record, outcome)
+            else:
+                self._merge(record["id"], outcome)
+
+    def _keep_not_found(
+        self, record: dict[str, t.Any], outcome: SyncOutcome
+    ) -> dict[str, t.Any]:
+        kept = SyncOutcome(FAILED, http_status=404, error=outcome.error)
+        record.update(self._merge(record["id"], kept))
+        return record
 
     def summary(self) -> str:
         """One line: how many synced, and which failed and why."""
