@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import copy
 import functools
+import io
 import json
 import logging
 import os
@@ -30,11 +31,12 @@ from singer_sdk.streams import Stream
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
-from tap_mixoads import selftest, streams
+from tap_mixoads import selftest, settings, streams
 from tap_mixoads.config_sources import coerce, env_config, read_config_file
 from tap_mixoads.errors import AccountFailedError, ConfigError, RunInterruptedError
 from tap_mixoads.run import RunContext
 from tap_mixoads.settings import config_problems, raise_for_problems
+from tap_mixoads.sync.state import START_FRESH, StateError, parse_state
 from tap_mixoads.writer import FastSingerWriter
 
 if t.TYPE_CHECKING:
@@ -346,6 +348,15 @@ class TapMixoAds(Tap):
         runs = _RUNS.get()
         if runs is not None:
             runs.append(self)
+        if (
+            self.config.get("sync_retry_dead")
+            and settings.sync_mode(self.config) != "failed"
+        ):
+            self.logger.warning(
+                "sync_retry_dead is on but sync_mode is %s: it only acts in "
+                "sync_mode failed (dead campaigns are retried by a failed run)",
+                settings.sync_mode(self.config),
+            )
         if self.config.get("schema_only"):
             self.logger.info(
                 "schema_only: writing the selected streams' SCHEMA only; "
@@ -436,6 +447,12 @@ class TapMixoAds(Tap):
         Raises:
             AccountFailedError: one line naming each failed account.
         """
+        state_file = kwargs.get("state")
+        if state_file is not None:
+            # The SDK parses --state with a bare JSON load: a truncated file
+            # would end in a traceback. Read it here, once, and hand on the
+            # text (the whole state is then checked by ``load_state``).
+            kwargs["state"] = io.StringIO(_read_state_file(state_file))
         token = _RUNS.set([])
         try:
             super().invoke(**kwargs)
@@ -444,6 +461,42 @@ class TapMixoAds(Tap):
             _RUNS.reset(token)
         if failures:
             raise AccountFailedError("; ".join(failures))
+
+    @override
+    def setup_mapper(self) -> None:
+        """In ``sync_mode: none``, leave the sync columns out of the campaigns SCHEMA.
+
+        target-postgres (an SDK SQL target) updates exactly the columns of
+        the SCHEMA it was given, so a read-only run whose SCHEMA has no sync
+        columns keeps the outcome each row holds, whatever the state knows
+        (none at all, or an older one). The columns are deselected in the
+        catalog's metadata, the SDK's own way to leave a property out of the
+        SCHEMA and of every record.
+        """
+        if settings.sync_mode(self.config) == "none":
+            entry = self.catalog.get_stream(streams.CampaignsStream.name)
+            if entry is not None:
+                for name in streams.SYNC_FIELDS:
+                    metadata = entry.metadata.get(("properties", name))
+                    if metadata is not None:
+                        metadata.selected = False
+        super().setup_mapper()
+
+    @override
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """Take the prior state through the one validating parser.
+
+        A bad whole state (not made of objects) stops the run with one line
+        saying how to start fresh; a bad entry is dropped with a warning
+        naming its account and campaign.
+
+        Raises:
+            StateError: the state as a whole cannot be used.
+        """
+        parsed = parse_state(state)
+        for line in parsed.warnings():
+            self.logger.warning("%s", line)
+        super().load_state(parsed.state)
 
     def run_failures(self) -> list[str]:
         """One short sentence per failed account, for the final line."""
@@ -473,6 +526,26 @@ class TapMixoAds(Tap):
     def run(self) -> RunContext:
         """The run's accounts and clients (built on first use, not for --about)."""
         return RunContext(self.config, self.logger)
+
+
+def _read_state_file(handle: t.IO[str]) -> str:
+    """The ``--state`` file's text, if it is JSON (else one clear line).
+
+    Raises:
+        StateError: the file is not valid JSON (truncated, say).
+    """
+    name = getattr(handle, "name", "--state")
+    text = handle.read()
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:
+        msg = (
+            f"Invalid state: the --state file {name} is not valid JSON ({exc}); "
+            f"{START_FRESH}"
+        )
+        raise StateError(msg) from None
+    parse_state(parsed)  # the SDK takes anything but an object for a path
+    return text
 
 
 def _private_copy(config: dict[str, t.Any]) -> str:
