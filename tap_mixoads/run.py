@@ -40,6 +40,7 @@ class SyncLike(t.Protocol):
     ledger: t.Any
     syncer: t.Any
     mode: str
+    stale_dropped: int
 
     def summary(self) -> str:
         """The sync's one-line summary."""
@@ -129,6 +130,7 @@ class AccountReport:
             "failed": len(syncer.failures) if syncer else 0,
             "deferred": syncer.deferred if syncer else 0,
             "dead": held.get("dead", 0),
+            "stale_dropped": self.sync.stale_dropped if self.sync is not None else 0,
             "calls": stats.by_endpoint(),
             "api_calls": api_calls,
             "rate_limited": stats.with_status(429),

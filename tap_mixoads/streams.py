@@ -451,6 +451,8 @@ class CampaignsStream(RESTStream[int]):
                 counter.increment(plan.syncer.calls)
             if state.paginator is not None and state.paginator.incomplete:
                 raise ShortReadError(state.paginator.incomplete)
+            if self.ABORT_AT_RECORD_COUNT is None and not self.run.probe:
+                plan.forget_unlisted()  # every page was read: the rest is gone
             summary = plan.summary()
             if plan.syncer.failures or plan.syncer.stopped:
                 self.logger.warning("%s%s", label, summary)
@@ -687,6 +689,13 @@ class SyncRunsStream(_RunStream):
         th.Property("failed", th.IntegerType),
         th.Property("deferred", th.IntegerType),
         th.Property("dead", th.IntegerType),
+        th.Property(
+            "stale_dropped",
+            th.IntegerType,
+            description=(
+                "Ledger entries dropped: campaigns a complete listing no longer returns"
+            ),
+        ),
         th.Property(
             "calls",
             th.ObjectType(additional_properties=True),

@@ -82,6 +82,18 @@ class Ledger:
             if include_dead or entry.get("status") != DEAD
         ]
 
+    def knows(self, campaign_id: str) -> bool:
+        """Whether the ledger holds any outcome for this campaign."""
+        return campaign_id in self.entries or campaign_id in self.synced
+
+    def keep_only(self, listed: set[str]) -> int:
+        """Forget campaigns not in ``listed``; return how many were forgotten."""
+        stale = (self.entries.keys() | self.synced.keys()) - listed
+        for campaign_id in stale:
+            self.entries.pop(campaign_id, None)
+            self.synced.pop(campaign_id, None)
+        return len(stale)
+
     def is_dead(self, campaign_id: str) -> bool:
         """Whether automatic retries gave up on this campaign."""
         return self.entries.get(campaign_id, {}).get("status") == DEAD

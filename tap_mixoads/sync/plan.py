@@ -2,16 +2,20 @@
 
 ``sync_mode`` decides:
 
-- ``all``: every extracted campaign, the ledger's earlier failures first
-  (their calls start before the listing reaches them); ``dead`` campaigns
-  are not retried;
-- ``failed``: only the campaigns the ledger holds (a re-run after a partial
-  failure costs seconds); ``dead`` ones too when ``sync_retry_dead`` is on;
-- ``none``: nothing (read-only; also ``sync_enabled: false``).
+- ``all``: every listed campaign except ``dead`` ones;
+- ``failed``: the listed campaigns the ledger holds as failed or deferred (a
+  re-run after a partial failure costs seconds; ``dead`` ones too when
+  ``sync_retry_dead`` is on), and listed campaigns with no recorded outcome
+  at all (no state, or an older one): emitting those unsynced would write
+  nulls over the outcome the warehouse holds;
+- ``none``: nothing (read-only); the campaigns SCHEMA then leaves the sync
+  columns out altogether (see the tap's ``setup_mapper``), so the loader
+  keeps what each row holds.
 
-A campaign not synced in this run is emitted with the outcome it last had
-(see :mod:`tap_mixoads.sync.ledger`), so a read-only or targeted run never
-erases a row's sync history.
+Only listed campaigns are ever synced; ledger entries of campaigns that a
+complete listing no longer returns are dropped. A campaign not synced in
+this run is emitted with the outcome it last had (see
+:mod:`tap_mixoads.sync.ledger`).
 """
 
 from __future__ import annotations
@@ -64,6 +68,12 @@ class AccountSync:
             give_up_after_runs=int(config.get("sync_give_up_after_runs") or 5),
         )
         self.retry_dead = bool(config.get("sync_retry_dead")) and mode == FAILED_ONLY
+        #: Ids of the campaigns this run's listing returned.
+        self.listed: set[str] = set()
+        #: Ledger entries dropped because the listing no longer returns them.
+        self.stale_dropped = 0
+        #: ``failed`` mode: campaigns synced because no outcome was known.
+        self.unknown_synced = 0
         self.syncer = CampaignSyncer(
             url_base=url_base,
             send=send,
@@ -75,34 +85,69 @@ class AccountSync:
         )
 
     def run(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
-        """Yield the records with their sync outcome (this run's or carried)."""
+        """Yield the records with their sync outcome (this run's or carried).
+
+        Only campaigns this listing returns are synced, in the order they
+        come: an id the ledger holds but the listing no longer returns is
+        never called (it is dropped once the listing is complete, see
+        :meth:`forget_unlisted`).
+        """
         if self.mode == NONE:
             for record in records:
+                self.listed.add(record["id"])
                 record.update(self.ledger.carried(record["id"]))
                 yield record
             return
-        first = self.ledger.retry_ids(include_dead=self.retry_dead)
-        if first:
-            self.logger.info(
-                "%sretrying %d campaigns whose sync failed in earlier runs first",
-                self.label,
-                len(first),
-            )
-        retry = set(first)
+        retry = set(self.ledger.retry_ids(include_dead=self.retry_dead))
         ledger = self.ledger
 
         def should_sync(campaign_id: str) -> bool:
             if self.mode == FAILED_ONLY:
-                return campaign_id in retry
+                if campaign_id in retry:
+                    return True
+                if ledger.knows(campaign_id):
+                    return False
+                self._note_unknown_in_failed_mode()
+                return True  # no known outcome: its row must not be nulled
             return not ledger.is_dead(campaign_id)
 
+        def listed(records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
+            for record in records:
+                self.listed.add(record["id"])
+                yield record
+
         yield from self.syncer.sync_all(
-            records,
-            first=first,
+            listed(records),
             should_sync=should_sync,
             merge=self._merge,
             carried=ledger.carried,
         )
+
+    def _note_unknown_in_failed_mode(self) -> None:
+        if self.unknown_synced == 0:
+            self.logger.warning(
+                "%ssync_mode failed: the state has no sync outcome for some "
+                "listed campaigns (no or an older state); they are synced too, "
+                "so that their rows keep a real outcome instead of nulls",
+                self.label,
+            )
+        self.unknown_synced += 1
+
+    def forget_unlisted(self) -> int:
+        """Drop what the ledger holds for campaigns this (complete) listing lacks.
+
+        Call only once every page was read: a short or failed listing says
+        nothing about what is gone. Returns how many campaigns were dropped.
+        """
+        self.stale_dropped = self.ledger.keep_only(self.listed)
+        if self.stale_dropped:
+            self.logger.info(
+                "%sdropped %d ledger entries of campaigns the listing no longer "
+                "returns",
+                self.label,
+                self.stale_dropped,
+            )
+        return self.stale_dropped
 
     def _merge(self, campaign_id: str, outcome: SyncOutcome) -> dict[str, t.Any]:
         return self.ledger.record(campaign_id, outcome)
