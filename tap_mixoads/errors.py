@@ -41,6 +41,14 @@ class APIRequestError(MixoAdsError, FatalAPIError):
         self.response = response
 
 
+class RedirectRefusedError(APIRequestError):
+    """A redirect the tap does not follow: another origin, no Location, ...
+
+    The account's token (and its Basic credentials) go to ``api_url``'s
+    origin only; a call redirected elsewhere fails, never retried.
+    """
+
+
 class RetriableError(MixoAdsError, RetriableAPIError):
     """A transient failure (5xx, malformed body) worth another attempt."""
 
@@ -100,6 +108,17 @@ class ShortReadError(RetriableError):
     Retriable: a re-read of the page may recover; after the last attempt the
     run fails with this one line.
     """
+
+
+class ResponseTooLargeError(ShortReadError):
+    """A body grew past ``max_response_bytes`` (decoded): retried, then fatal.
+
+    A kind of short read: the page could not be read whole; its message
+    names the call and the cap.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, None)
 
 
 class AccountFailedError(MixoAdsError):

@@ -260,6 +260,7 @@ class RunContext:
             # Every sync worker plus the list calls, so no call queues for a
             # socket.
             pool_maxsize=int(config["sync_concurrency"]) + 2,
+            max_response_bytes=int(config["max_response_bytes"]),
             stop=self.stop.is_set,
         )
 

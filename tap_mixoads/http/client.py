@@ -18,7 +18,7 @@ from typing_extensions import override
 
 from tap_mixoads.http.retry import RetryPolicy
 from tap_mixoads.http.token import TokenSource
-from tap_mixoads.http.transport import AccountTransport
+from tap_mixoads.http.transport import DEFAULT_MAX_RESPONSE_BYTES, AccountTransport
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,6 +40,7 @@ class AccountClient:
         max_tries: attempts per call.
         max_rate_limit_wait: longest 429 wait worth waiting out.
         pool_maxsize: pooled connections.
+        max_response_bytes: largest body read (decoded), per attempt.
         stop: True once the run is interrupted.
     """
 
@@ -56,6 +57,7 @@ class AccountClient:
         max_tries: int,
         max_rate_limit_wait: float,
         pool_maxsize: int,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         stop: Callable[[], bool] | None = None,
     ) -> None:
         self.client_id = client_id
@@ -68,6 +70,8 @@ class AccountClient:
             deadline=deadline,
             pool_maxsize=pool_maxsize,
             logger=self.logger,
+            api_url=api_url,
+            max_response_bytes=max_response_bytes,
             stop=stop,
         )
         self.stats = self.transport.stats
@@ -87,6 +91,10 @@ class AccountClient:
         self.session.trust_env = False
         self.session.mount("http://", self.transport)
         self.session.mount("https://", self.transport)
+        # The transport answers every redirect itself (api_url's origin only);
+        # requests must never follow one (it would call the transport again
+        # for another host, and the token would go there).
+        self.session.max_redirects = 0
         self.token = TokenSource(
             api_url=api_url,
             email=email,
