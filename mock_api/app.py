@@ -119,6 +119,9 @@ async def _api(
         wait = cfg.retry_after_seconds or verdict.retry_after
         return _rate_limited(cfg, wait), True
     stats.record_accepted(client, now, cfg.rate_window)
+    if cfg.redirect_route == route and _take_redirect(state):
+        stats.faults["redirect"] += 1
+        return faults.redirect(cfg.redirect_status, cfg.redirect_location), True
     denial = _check_bearer(request, state)
     if denial is not None:
         return denial, True
@@ -133,6 +136,14 @@ async def _api(
         return faults.json_error(
             503, "Service Unavailable", "The service is temporarily unavailable."
         ), True
+    if route == ROUTE_LIST and cfg.slow_headers:
+        stats.faults["slow_headers"] += 1
+        return await faults.slow_headers(
+            request, cfg.slow_steady_bytes_per_second, cfg.slow_steady_seconds
+        ), False
+    if route == ROUTE_LIST and cfg.body_bomb:
+        stats.faults["body_bomb"] += 1
+        return await faults.bomb(request, cfg.body_bomb, cfg.body_bomb_bytes), True
     resp = await handler(request)
     steady = cfg.slow_steady_body and route == ROUTE_LIST
     if steady and resp.status == 200 and isinstance(resp, web.Response):
@@ -170,10 +181,20 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     return resp
 
 
+def _take_redirect(state: ServerState) -> bool:
+    """Whether this call of ``redirect_route`` is redirected (counts it)."""
+    cfg = state.cfg
+    state.redirects_served += 1
+    return cfg.redirect_times == 0 or state.redirects_served <= cfg.redirect_times
+
+
 async def token(request: web.Request) -> web.Response:
     """Exchange Basic credentials for a bearer token (not rate limited)."""
     state = request.app[STATE]
     cfg = state.cfg
+    if cfg.redirect_route == "token" and _take_redirect(state):
+        state.stats.faults["redirect"] += 1
+        return faults.redirect(cfg.redirect_status, cfg.redirect_location)
     if cfg.token_error_rate and state.rng.random() < cfg.token_error_rate:
         state.stats.faults[faults.TOKEN_ERROR] += 1
         return faults.json_error(

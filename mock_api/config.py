@@ -160,6 +160,20 @@ class Config:
             with exactly this text as its JSON body (``{}``,
             ``{"status":"ok"}``, ``[]``, ``null``...), as a wrong base URL, a
             captive proxy or a health endpoint would; other pages are normal.
+        redirect_route: ``list``, ``sync`` or ``token``: that route answers
+            ``redirect_status`` with ``Location: redirect_location`` (no
+            Location header when it is empty) instead of its answer, for the
+            first ``redirect_times`` calls (0 = every call). A Location on
+            another host:port tests that no credential follows it.
+        slow_headers: List answers trickle their status line and headers at
+            ``slow_steady_bytes_per_second`` (so no read timeout fires before
+            the body even starts); after ``slow_steady_seconds`` the server
+            drops the connection.
+        body_bomb: ``gzip``: list answers are ``Content-Encoding: gzip``
+            bodies of ``body_bomb_bytes`` zero bytes once decoded (1 MiB gzip
+            members, ~1 KB each on the wire: 2 GiB decoded is ~2 MB sent);
+            ``plain``: list answers are ``body_bomb_bytes`` of spaces. Either
+            is streamed, so the mock itself stays small.
         slow_steady_body: List answers trickle at
             ``slow_steady_bytes_per_second``, so no read timeout ever fires;
             after ``slow_steady_seconds`` the server drops the connection.
@@ -213,6 +227,13 @@ class Config:
     repeat_campaign: tuple[str, ...] = ()
     bad_values: tuple[str, ...] = ()
     first_page_body: str = ""
+    redirect_route: str = ""
+    redirect_status: int = 302
+    redirect_location: str = ""
+    redirect_times: int = 0
+    slow_headers: bool = False
+    body_bomb: str = ""
+    body_bomb_bytes: int = 2**31
     slow_steady_body: bool = False
     slow_steady_bytes_per_second: float = 2.0
     slow_steady_seconds: float = 120.0
@@ -325,6 +346,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("campaigns/total_drift must be >= 0, max_limit >= 1")
     if cfg.token_ttl <= 0:
         raise ConfigError("token_ttl must be > 0")
+    if cfg.redirect_route not in ("", "list", "sync", "token"):
+        raise ConfigError("redirect_route must be list, sync, token or empty")
+    if cfg.body_bomb not in ("", "gzip", "plain") or cfg.body_bomb_bytes < 1:
+        raise ConfigError("body_bomb must be gzip, plain or empty; bytes >= 1")
 
 
 def apply(cfg: Config, changes: Mapping[str, Any]) -> Config:

@@ -11,6 +11,7 @@ response go wrong.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import random
 from typing import Any
 
@@ -194,3 +195,65 @@ def drifted_total(total: int, cfg: Config, rng: random.Random) -> int:
     if not cfg.total_drift:
         return total
     return max(0, total + rng.randint(-cfg.total_drift, cfg.total_drift))
+
+
+def redirect(status: int, location: str) -> web.Response:
+    """A redirect answer, with ``Location`` unless it is empty."""
+    resp = web.Response(status=status, text="", content_type="text/plain")
+    if location:
+        resp.headers["Location"] = location
+    return resp
+
+
+async def slow_headers(
+    request: web.Request, bytes_per_second: float, max_seconds: float
+) -> web.StreamResponse:
+    """Write the status line and headers a byte at a time, then drop the line.
+
+    Bypasses aiohttp's response writer (which sends headers in one go) by
+    writing to the transport itself.
+    """
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"X-Padding: " + b"a" * 4096 + b"\r\n\r\n"
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_seconds
+    transport = request.transport
+    for offset in range(len(head)):
+        if transport is None or transport.is_closing() or loop.time() >= deadline:
+            break
+        transport.write(head[offset : offset + 1])
+        await asyncio.sleep(1 / bytes_per_second)
+    if transport is not None:
+        transport.close()
+    return web.Response(status=504)  # never sent: the transport is closed
+
+
+_GZIP_MEMBER_BYTES = 1024 * 1024
+
+
+async def bomb(request: web.Request, kind: str, size: int) -> web.StreamResponse:
+    """Stream a body of ``size`` bytes once decoded (gzip members or spaces)."""
+    stream = web.StreamResponse(status=200)
+    stream.content_type = "application/json"
+    if kind == "gzip":
+        member = gzip.compress(b"\0" * _GZIP_MEMBER_BYTES)
+        count = max(1, size // _GZIP_MEMBER_BYTES)
+        stream.headers["Content-Encoding"] = "gzip"
+        stream.content_length = len(member) * count
+        await stream.prepare(request)
+        for _ in range(count):
+            if request.transport is None or request.transport.is_closing():
+                return stream
+            await stream.write(member)
+    else:
+        chunk = b" " * _GZIP_MEMBER_BYTES
+        stream.content_length = size
+        await stream.prepare(request)
+        for offset in range(0, size, len(chunk)):
+            if request.transport is None or request.transport.is_closing():
+                return stream
+            await stream.write(chunk[: size - offset])
+    await stream.write_eof()
+    return stream

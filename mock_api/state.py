@@ -32,6 +32,7 @@ class ServerState:
         self.stats = Stats(started=self.started)
         # Faulty pages served so far, for page_fault_times (healing faults).
         self.page_fault_hits = 0
+        self.redirects_served = 0
 
     def reseed(self) -> None:
         """Restart both generators from the configured seed (if any)."""
@@ -61,6 +62,7 @@ class ServerState:
         self.limiter.reset()
         self.tokens.reset()
         self.page_fault_hits = 0
+        self.redirects_served = 0
         if self.cfg.seed is not None:
             self.reseed()
 

@@ -198,6 +198,18 @@ class TapMixoAds(Tap):
             ),
         ),
         th.Property(
+            "max_response_bytes",
+            th.IntegerType(minimum=1),
+            default=8388608,
+            title="Max response bytes",
+            description=(
+                "Largest body one answer may have, counted decoded (a "
+                "gzip-compressed body is measured as it expands); past it the "
+                "attempt fails and is retried. 8 MiB by default: a page of "
+                "10,000 campaigns is about 2 MB"
+            ),
+        ),
+        th.Property(
             "max_retries",
             th.IntegerType(minimum=1),
             default=8,

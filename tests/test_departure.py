@@ -61,6 +61,7 @@ def test_the_transport_reports_when_the_request_was_written(calm):
         deadline=5.0,
         pool_maxsize=2,
         logger=logging.getLogger("test"),
+        api_url=calm.url,
     )
     session = requests.Session()
     session.mount("http://", transport)

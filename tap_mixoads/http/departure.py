@@ -1,4 +1,4 @@
-"""When a call really left: connections that report the moment a request is written.
+"""Connections that report their socket and the moment a request is written.
 
 The budget records a call's departure just before it is handed to
 ``requests``; the bytes leave a little later. Usually that is well under a
@@ -15,11 +15,16 @@ has returned), so the budget can move its record of that departure to the
 real time before the calls that follow are spaced from it. urllib3 calls
 ``request`` and then ``getresponse`` on the thread that sends, so a
 thread-local hook set around the send sees only that call.
+
+The same connections also hand their socket to a per-thread hook, so that
+the whole-attempt deadline can shut it down (see
+:mod:`tap_mixoads.http.watchdog`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 import time
 import typing as t
@@ -35,14 +40,27 @@ _HOOK = threading.local()
 
 
 class ReportingHTTPConnection(HTTPConnection):
-    """``HTTPConnection`` that reports when its request was written."""
+    """``HTTPConnection`` that reports its socket and when its request was written."""
+
+    @override
+    def connect(self) -> None:
+        super().connect()
+        _report_socket(self.sock)
 
     @override
     def request(self, *args: t.Any, **kwargs: t.Any) -> None:
+        if self.sock is not None:  # a kept-alive connection: no connect()
+            _report_socket(self.sock)
         super().request(*args, **kwargs)
         on_written = getattr(_HOOK, "on_written", None)
         if on_written is not None:
             on_written(time.monotonic())
+
+
+def _report_socket(sock: socket.socket | None) -> None:
+    on_socket = getattr(_HOOK, "on_socket", None)
+    if on_socket is not None and sock is not None:
+        on_socket(sock)
 
 
 class ReportingHTTPSConnection(ReportingHTTPConnection, HTTPSConnection):
@@ -76,3 +94,17 @@ def report_written(on_written: Callable[[float], None]) -> Iterator[None]:
         yield
     finally:
         _HOOK.on_written = None
+
+
+@contextlib.contextmanager
+def report_socket(on_socket: Callable[[socket.socket], None]) -> Iterator[None]:
+    """While active, a connection used on this thread calls ``on_socket(sock)``.
+
+    The whole-attempt deadline (:mod:`tap_mixoads.http.watchdog`) learns the
+    attempt's socket this way, whether the connection is new or kept alive.
+    """
+    _HOOK.on_socket = on_socket
+    try:
+        yield
+    finally:
+        _HOOK.on_socket = None
