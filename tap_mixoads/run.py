@@ -107,6 +107,10 @@ class AccountReport:
                 line += f" ({len(syncer.failures)} failed)"
             if not syncer.stopped:
                 remaining_calls += max(0, target - done)
+        if total is None:
+            # Nothing listed yet (the first page keeps failing, say): any
+            # estimate would be a guess, and "about 0 s left" a wrong one.
+            return f"{line}, time left not known until a page is read"
         minutes = remaining_calls / rpm if rpm else 0.0
         left = f"{minutes:.0f} min" if minutes >= 1 else f"{minutes * 60:.0f} s"
         return f"{line}, about {left} left at {rpm:g} calls/min"
@@ -261,6 +265,13 @@ class RunContext:
             # socket.
             pool_maxsize=int(config["sync_concurrency"]) + 2,
             max_response_bytes=int(config["max_response_bytes"]),
+            # Name the account in every retry, token and failure line when a
+            # line could belong to another account (or shard).
+            label=(
+                account.label
+                if len(self.accounts) > 1 or account.shard is not None
+                else ""
+            ),
             stop=self.stop.is_set,
         )
 

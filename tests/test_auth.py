@@ -8,7 +8,6 @@ import time
 
 import requests
 
-from tap_mixoads.http.retry import RetryPolicy
 from tap_mixoads.http.token import TokenSource
 from tap_mixoads.tap import TapMixoAds
 from tests.helpers import DEMO_PASSWORD, error_lines, run_tap, tap_config
@@ -92,7 +91,6 @@ def test_renewal_time_trusts_issued_at_from_the_response():
         password=DEMO_PASSWORD,
         client_id="c",
         send=lambda request: fake_response({}),
-        retry=RetryPolicy(max_tries=1, max_rate_limit_wait=300, logger=logger),
         logger=logger,
     )
     now_mono, now_wall = 1000.0, 1_700_000_000.0

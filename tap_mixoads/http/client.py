@@ -16,6 +16,7 @@ import typing as t
 import requests
 from typing_extensions import override
 
+from tap_mixoads.http.labels import AccountLog
 from tap_mixoads.http.retry import RetryPolicy
 from tap_mixoads.http.token import TokenSource
 from tap_mixoads.http.transport import DEFAULT_MAX_RESPONSE_BYTES, AccountTransport
@@ -41,6 +42,7 @@ class AccountClient:
         max_rate_limit_wait: longest 429 wait worth waiting out.
         pool_maxsize: pooled connections.
         max_response_bytes: largest body read (decoded), per attempt.
+        label: put before every log line (the account, when there are several).
         stop: True once the run is interrupted.
     """
 
@@ -58,10 +60,11 @@ class AccountClient:
         max_rate_limit_wait: float,
         pool_maxsize: int,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        label: str = "",
         stop: Callable[[], bool] | None = None,
     ) -> None:
         self.client_id = client_id
-        self.logger = logging.getLogger(f"tap-mixoads.{client_id}")
+        self.logger = AccountLog(logging.getLogger(f"tap-mixoads.{client_id}"), label)
         self.timeout = timeout
         self.budget = budget
         self.transport = AccountTransport(
@@ -101,7 +104,6 @@ class AccountClient:
             password=password,
             client_id=client_id,
             send=self._send_token_call,
-            retry=self.retry,
             logger=self.logger,
         )
         self.transport.token = self.token

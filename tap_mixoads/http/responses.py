@@ -216,6 +216,32 @@ def describe_failure(exc: BaseException | None) -> str:
     return printable(first)
 
 
+def endpoint_of(exc: BaseException | None) -> str | None:
+    """``METHOD /path`` of the call a failure belongs to, if it says."""
+    request = getattr(exc, "request", None)
+    if request is None:
+        response = getattr(exc, "response", None)
+        request = getattr(response, "request", None)
+    method = getattr(request, "method", None)
+    url = getattr(request, "url", None)
+    if not method or not url:
+        return None
+    return f"{method} {path_of(url)}"
+
+
+def describe_attempt(exc: BaseException | None) -> str:
+    """A failed attempt in one line that always names its endpoint.
+
+    Transport failures (a refused connection, a timeout) say nothing of
+    where they happened; the request they carry does.
+    """
+    text = describe_failure(exc)
+    endpoint = endpoint_of(exc)
+    if endpoint is None or text.startswith(endpoint.split(" ", 1)[0] + " "):
+        return text
+    return f"{endpoint}: {text}"
+
+
 def _refused(exc: BaseException) -> bool:
     """Whether a connection error was a refusal (nothing listens there)."""
     seen: BaseException | None = exc

@@ -22,13 +22,15 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_mixoads.errors import RateLimitedError
-from tap_mixoads.http.responses import decode_json, describe_failure
+from tap_mixoads.http.responses import decode_json, describe_attempt
 
 if t.TYPE_CHECKING:
     import logging
     from collections.abc import Callable
 
     from backoff.types import Details
+
+    from tap_mixoads.http.labels import AccountLog
 
 #: First backoff step in seconds; doubles on every further attempt.
 BACKOFF_BASE_SECONDS = 1.0
@@ -127,7 +129,7 @@ class RetryPolicy:
         *,
         max_tries: int,
         max_rate_limit_wait: float,
-        logger: logging.Logger,
+        logger: logging.Logger | AccountLog,
         on_retry: Callable[[BaseException | None], None] | None = None,
     ) -> None:
         self.max_tries = max_tries
@@ -151,7 +153,7 @@ class RetryPolicy:
             details.get("wait") or 0.0,
             details.get("tries") or 0,
             self.max_tries,
-            describe_failure(exc),
+            describe_attempt(exc),
         )
         if self._on_retry is not None:
             self._on_retry(exc)

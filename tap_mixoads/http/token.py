@@ -8,8 +8,10 @@ only shortly before it expires, or when the server refused the one we sent
 (``invalidate``).
 
 The token call goes through the account's transport (timeout and deadline,
-no rate budget: the endpoint is not rate limited) and is retried by the same
-:class:`~tap_mixoads.http.retry.RetryPolicy` as every other call.
+no rate budget: the endpoint is not rate limited). It has no retry loop of
+its own: an exchange is part of the attempt of the call that needs the
+token, so a call makes at most ``max_retries`` attempts, exchanges
+included, and a failed exchange is retried with that call.
 
 Secrets stay here: the password only ever goes into the Basic header of the
 token call, the token only into ``Authorization`` headers, and neither appears
@@ -39,7 +41,8 @@ if t.TYPE_CHECKING:
     import logging
     from collections.abc import Callable
 
-    from tap_mixoads.http.retry import RetryPolicy
+    from tap_mixoads.http.labels import AccountLog
+
 
 TOKEN_PATH = "/auth/token"
 #: Lifetime assumed when the token response does not say (the documented value).
@@ -64,7 +67,6 @@ class TokenSource:
         password: account password.
         client_id: value of ``X-Client-ID`` on the token call.
         send: sends one prepared request (the account's transport, no budget).
-        retry: the account's retry policy.
         logger: where renewals are logged.
     """
 
@@ -76,8 +78,7 @@ class TokenSource:
         password: str,
         client_id: str,
         send: Callable[[requests.PreparedRequest], requests.Response],
-        retry: RetryPolicy,
-        logger: logging.Logger,
+        logger: logging.Logger | AccountLog,
     ) -> None:
         self.url = token_url(api_url)
         basic = base64.b64encode(f"{email}:{password}".encode()).decode("ascii")
@@ -87,7 +88,11 @@ class TokenSource:
             "Accept": "application/json",
         }
         self._send = send
-        self._fetch = retry.decorate(self._attempt)
+        # One exchange per attempt of the call that needs the token: a
+        # failed exchange is a failed attempt of that call, retried by its
+        # policy. (A retry loop of its own here sat inside every call's loop:
+        # 8 x 8 = 64 attempts, 10 minutes, against an API that is down.)
+        self._fetch = self._attempt
         self.logger = logger
         self._lock = threading.Lock()
         self._token: str | None = None

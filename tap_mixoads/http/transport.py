@@ -50,6 +50,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from tap_mixoads.http.budget import RequestPacer
+    from tap_mixoads.http.labels import AccountLog
     from tap_mixoads.http.token import TokenSource
 
 #: Bytes asked for per read of a body (``read1`` returns what has arrived).
@@ -163,7 +164,7 @@ class AccountTransport(HTTPAdapter):
         budget: RequestPacer,
         deadline: float,
         pool_maxsize: int,
-        logger: logging.Logger,
+        logger: logging.Logger | AccountLog,
         api_url: str,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         stop: Callable[[], bool] | None = None,
