@@ -13,8 +13,10 @@ import itertools
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -102,3 +104,15 @@ def query(pg_url: str, sql: str) -> list[tuple[Any, ...]]:
     """Run one query and return all rows."""
     with psycopg.connect(pg_url) as conn:
         return conn.execute(sql).fetchall()
+
+
+@pytest.fixture
+def meltano_pg_uri(pg_url: str) -> Iterator[str]:
+    """A fresh database for Meltano's system tables (driver: psycopg 3)."""
+    name = f"meltano_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(pg_url)
+    yield urlunsplit(parts._replace(scheme="postgresql+psycopg", path=f"/{name}"))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -25,13 +25,9 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-import pytest
 import yaml
 
 from devtools.pg import target_postgres_env
@@ -48,18 +44,6 @@ CAMPAIGNS = 20
 #: Its sync always fails: every account's ledger holds it after a run.
 FAILING = "campaign_3"
 STATE_TOOL = str(Path(sys.executable).parent / "tap-mixoads-state")
-
-
-@pytest.fixture
-def meltano_pg_uri(pg_url: str) -> Iterator[str]:
-    """A fresh database for Meltano's system tables (driver: psycopg 3)."""
-    name = f"meltano_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(pg_url)
-    yield urlunsplit(parts._replace(scheme="postgresql+psycopg", path=f"/{name}"))
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def base_env(extra: dict[str, str]) -> dict[str, str]:
