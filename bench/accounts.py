@@ -253,7 +253,7 @@ def base_config(url: str) -> dict[str, Any]:
         "api_url": url,
         "page_size": 100,
         "requests_per_minute": RPM,
-        "sync_enabled": True,
+        "sync_mode": "all",
         "sync_concurrency": CONCURRENCY,
     }
 

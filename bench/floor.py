@@ -248,7 +248,7 @@ def run_case(
             "client_id": CLIENT_ID,
             "page_size": PAGE_SIZE,
             "requests_per_minute": requests_per_minute,
-            "sync_enabled": True,
+            "sync_mode": "all",
             "sync_concurrency": CONCURRENCY,
         }
         pipe = run_pipeline(tap_cfg, target_postgres_config(pg_url, schema))

@@ -172,7 +172,7 @@ def main() -> int:
                     "email": DEMO_EMAIL,
                     "password": DEMO_PASSWORD,
                     "page_size": PAGE_SIZE,
-                    "sync_enabled": False,
+                    "sync_mode": "none",
                     "requests_per_minute": 100_000,
                 }
                 tap_cfg = _write_json(tmp, f"tap{n}.json", cfg)

@@ -139,6 +139,47 @@ def _shard_problems(config: t.Mapping[str, t.Any]) -> list[str]:
     return []
 
 
+def _is_http_url(url: str) -> bool:
+    """An http(s) URL with a host (and, if given, a valid port)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:  # e.g. "http://[::1": an unclosed IPv6 bracket
+        return False
+    return parts.scheme in {"http", "https"} and bool(parts.hostname)
+
+
+def _header_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an HTTP header value, or None."""
+    if any(c in value for c in "\r\n\x00"):
+        return "holds a line break or NUL"
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return "holds characters outside Latin-1"
+    return None
+
+
+def _client_id_problems(config: t.Mapping[str, t.Any]) -> list[str]:
+    """Client ids go into the X-Client-ID header: one line, Latin-1."""
+    found: list[tuple[str, t.Any]] = [("client_id", config.get("client_id"))]
+    accounts = config.get("accounts")
+    if isinstance(accounts, list):
+        found.extend(
+            (f"accounts[{i}].client_id", entry.get("client_id"))
+            for i, entry in enumerate(accounts)
+            if isinstance(entry, t.Mapping)
+        )
+    problems = []
+    for setting, value in found:
+        if isinstance(value, str) and (why := _header_problem(value)):
+            problems.append(
+                f"setting '{setting}': {ascii(value)[:80]} {why}; it is sent as "
+                "the X-Client-ID header"
+            )
+    return problems
+
+
 def config_problems(
     config: t.Mapping[str, t.Any], schema: dict[str, t.Any]
 ) -> list[str]:
@@ -157,12 +198,18 @@ def config_problems(
         for key in sorted(set(config) - known)
     )
     api_url = config.get("api_url")
-    if isinstance(api_url, str):
-        parts = urlsplit(api_url)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            problems.append(
-                f"setting 'api_url': {api_url!r} is not an http(s) URL with a host"
-            )
+    if isinstance(api_url, str) and not _is_http_url(api_url):
+        problems.append(
+            f"setting 'api_url': {ascii(api_url)[:200]} is not an http(s) URL "
+            "with a host"
+        )
+    problems.extend(_client_id_problems(config))
+    if config.get("sync_enabled") is False:
+        problems.append(
+            "setting 'sync_enabled' is deprecated, and false is no longer read "
+            "as a read-only run (Meltano stores a typo such as 'nope' as false): "
+            "set sync_mode: none for a read-only run, and remove sync_enabled"
+        )
     if not config.get("schema_only"):  # it makes no API call: no login
         problems.extend(_credential_problems(config))
     problems.extend(_budget_url_problems(config))
@@ -187,10 +234,9 @@ def raise_for_problems(problems: list[str]) -> None:
 def sync_mode(config: t.Mapping[str, t.Any]) -> str:
     """Which campaigns get a sync call: ``all``, ``failed`` or ``none``.
 
-    ``sync_enabled: false`` (the older switch) means ``none``.
+    ``sync_mode`` is the one switch (``sync_enabled: false`` is refused by
+    :func:`config_problems`).
     """
-    if config.get("sync_enabled") is False:
-        return "none"
     return str(config.get("sync_mode") or "all")
 
 

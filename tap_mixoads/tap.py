@@ -219,11 +219,10 @@ class TapMixoAds(Tap):
         th.Property(
             "sync_enabled",
             th.BooleanType,
-            default=True,
             title="Sync enabled",
             description=(
-                "Call POST /api/campaigns/{id}/sync for extracted campaigns; "
-                "false is the same as sync_mode none"
+                "Deprecated: use sync_mode. true changes nothing; false is "
+                "refused (set sync_mode none for a read-only run)"
             ),
         ),
         th.Property(
@@ -360,6 +359,11 @@ class TapMixoAds(Tap):
         runs = _RUNS.get()
         if runs is not None:
             runs.append(self)
+        if typed.get("sync_enabled") is True:
+            self.logger.warning(
+                "sync_enabled is deprecated and changes nothing: sync_mode is "
+                "the one switch (all, failed or none); remove sync_enabled"
+            )
         if (
             self.config.get("sync_retry_dead")
             and settings.sync_mode(self.config) != "failed"

@@ -155,7 +155,7 @@ def test_an_account_rate_limited_for_good_does_not_stop_the_others(
         server.url,
         accounts(1, 2, 3),
         page_size=10,
-        sync_enabled=False,
+        sync_mode="none",
         max_rate_limit_wait=2,
     )
     run = run_pipeline(config, target_config, timeout=240)
@@ -210,7 +210,7 @@ def test_processes_sharing_a_client_id_share_its_budget(
         client_id=client_id,
         requests_per_minute=RPM,
         page_size=SHARED_PAGE_SIZE,
-        sync_enabled=False,
+        sync_mode="none",
     )
     if shared is not None:
         config["shared_budget_url"] = shared

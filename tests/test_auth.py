@@ -71,7 +71,7 @@ def test_an_expired_token_is_renewed_and_the_call_retried_once(mock_api):
 
 def test_a_token_endpoint_that_fails_transiently_is_retried(mock_api):
     server = mock_api("calm", token_error_rate=0.6, seed=11)
-    run = run_tap(tap_config(server.url, sync_enabled=False))
+    run = run_tap(tap_config(server.url, sync_mode="none"))
     assert run.returncode == 0, run.stderr[-2000:]
     assert len(run.ids) == 100
     assert server.stats()["faults"]["token_error"] >= 1

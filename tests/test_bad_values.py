@@ -115,7 +115,7 @@ def test_each_bad_value_alone_costs_only_its_own_value_or_record(
     mock_api, kind, repair
 ):
     server = mock_api("calm", vendor_quirks=False, bad_values=(kind,))
-    run = run_tap(tap_config(server.url, page_size=10, sync_enabled=False))
+    run = run_tap(tap_config(server.url, page_size=10, sync_mode="none"))
     assert run.returncode == 0, run.stderr[-3000:]
     lost = {"longid": 1, "dotdot": 2}.get(kind, 0)
     assert len(run.ids) == len(set(run.ids)) == 100 - lost

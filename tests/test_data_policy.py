@@ -181,7 +181,7 @@ def test_a_numeric_id_is_kept_as_a_string():
 )
 def test_mangled_records_follow_the_policy(mock_api, kind, knobs, repair):
     server = mock_api("calm", vendor_quirks=False, seed=21, **knobs)
-    run = run_tap(tap_config(server.url, page_size=10, sync_enabled=False))
+    run = run_tap(tap_config(server.url, page_size=10, sync_mode="none"))
     assert run.returncode == 0, run.stderr[-3000:]
     assert server.stats()["faults"].get(kind, 0) > 0
     assert sorted(run.ids) == sorted(ALL_IDS)
@@ -208,7 +208,7 @@ def test_a_drifting_total_loses_and_invents_nothing(mock_api, page_size):
     # Every page reports a total off by up to 3 (97..103); the real list ends
     # at 100 and, without the vendor's phantom pages, a page past it is empty.
     server = mock_api("calm", vendor_quirks=False, total_drift=3, seed=22)
-    run = run_tap(tap_config(server.url, page_size=page_size, sync_enabled=False))
+    run = run_tap(tap_config(server.url, page_size=page_size, sync_mode="none"))
     assert run.returncode == 0, run.stderr[-3000:]
     assert server.stats()["faults"].get("total_drift", 0) > 0
     assert len(run.ids) == 100
@@ -222,7 +222,7 @@ def test_a_total_that_drifts_down_on_the_only_page_is_authoritative(mock_api, se
     # total reported is never emitted (padding looks exactly like this): the
     # rows past it are cut, and the cut is said in a warning.
     server = mock_api("calm", vendor_quirks=False, total_drift=3, seed=seed)
-    run = run_tap(tap_config(server.url, page_size=100, sync_enabled=False))
+    run = run_tap(tap_config(server.url, page_size=100, sync_mode="none"))
     assert run.returncode == 0, run.stderr[-3000:]
     assert server.stats()["faults"].get("total_drift", 0) > 0
     kept = len(run.ids)

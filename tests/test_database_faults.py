@@ -45,7 +45,7 @@ def test_unreachable_postgres_fails_the_pipeline_in_one_line(mock_api):
     server = mock_api("calm")
     port = free_port()  # nothing listens there
     run = run_pipeline(
-        tap_config(server.url, sync_enabled=False),
+        tap_config(server.url, sync_mode="none"),
         target_postgres_config(f"postgresql://postgres@127.0.0.1:{port}/x", "s"),
         timeout=WAIT_S,
     )

@@ -63,7 +63,7 @@ def test_a_slow_steady_body_is_retried_and_the_retry_loses_nothing(mock_api):
     healer = threading.Thread(target=heal)
     healer.start()
     config = tap_config(
-        server.url, request_timeout=1, request_deadline=2, sync_enabled=False
+        server.url, request_timeout=1, request_deadline=2, sync_mode="none"
     )
     run = run_tap(config, timeout=120)
     healer.join()
@@ -114,7 +114,7 @@ def test_tokens_forgotten_mid_run_by_a_restart(mock_api):
 def test_a_fresh_token_refused_again_is_fatal_with_one_line(mock_api):
     # Every token is forgotten at once: the renewed one is refused too.
     server = mock_api("calm", token_amnesia=True, token_amnesia_after=0.000001)
-    run = run_tap(tap_config(server.url, sync_enabled=False, max_retries=3))
+    run = run_tap(tap_config(server.url, sync_mode="none", max_retries=3))
     assert run.returncode == 1, run.stderr[-3000:]
     (line,) = error_lines(run)
     assert "GET /api/campaigns answered 401" in line, line

@@ -15,7 +15,7 @@ from tests.helpers import run_tap, tap_config
 @pytest.mark.parametrize(("level", "metric_lines"), [(None, True), ("WARNING", False)])
 def test_metric_lines_follow_metrics_log_level(calm, level, metric_lines):
     overrides = {"metrics_log_level": level} if level else {}
-    run = run_tap(tap_config(calm.url, page_size=50, sync_enabled=False, **overrides))
+    run = run_tap(tap_config(calm.url, page_size=50, sync_mode="none", **overrides))
     assert run.returncode == 0, run.stderr[-3000:]
     lines = run.stderr.splitlines()
     assert any("METRIC:" in line for line in lines) is metric_lines

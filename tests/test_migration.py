@@ -101,7 +101,7 @@ def test_documented_sql_migrates_an_old_single_account_table(
     assert primary_key(pg_url, pg_schema) == ["client_id", "id"]
 
     with MockServer(profile="calm", seed=3) as server:
-        config = tap_config(server.url, client_id=OLD_CLIENT_ID, sync_enabled=False)
+        config = tap_config(server.url, client_id=OLD_CLIENT_ID, sync_mode="none")
         run = run_pipeline(config, target_config, timeout=180)
     assert (run.tap_returncode, run.target_returncode) == (0, 0), run.target_stderr[
         -3000:
@@ -123,7 +123,7 @@ def test_without_the_migration_the_new_tap_fails_on_an_old_table(
     """Why the CHANGELOG note exists: target-postgres does not migrate."""
     load_old_table(target_config, tmp_path)
     with MockServer(profile="calm", seed=3) as server:
-        config = tap_config(server.url, client_id=OLD_CLIENT_ID, sync_enabled=False)
+        config = tap_config(server.url, client_id=OLD_CLIENT_ID, sync_mode="none")
         run = run_pipeline(config, target_config, timeout=180)
     assert run.target_returncode != 0
     assert "campaigns_pkey" in run.target_stderr

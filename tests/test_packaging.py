@@ -103,7 +103,6 @@ def test_the_wheel_alone_in_a_fresh_venv_extracts(dist, tmp_path, mock_api):
                 "password": DEMO_PASSWORD,
                 "requests_per_minute": 6000,
                 "sync_mode": "none",
-                "sync_enabled": False,
             }
         )
     )

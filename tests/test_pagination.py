@@ -19,7 +19,7 @@ def test_every_page_size_gives_exactly_the_real_campaigns(mock_api, page_size):
     # vendor quirks on: has_more lies for page sizes other than 10 and pages
     # past the end hold phantom campaigns.
     server = mock_api("calm", vendor_quirks=True)
-    run = run_tap(tap_config(server.url, page_size=page_size, sync_enabled=False))
+    run = run_tap(tap_config(server.url, page_size=page_size, sync_mode="none"))
     assert run.returncode == 0, run.stderr
     assert len(run.ids) == 100
     assert set(run.ids) == ALL_IDS
@@ -29,13 +29,13 @@ def test_every_page_size_gives_exactly_the_real_campaigns(mock_api, page_size):
 
 def test_progress_is_logged_per_page(mock_api):
     server = mock_api("calm")
-    run = run_tap(tap_config(server.url, page_size=25, sync_enabled=False))
+    run = run_tap(tap_config(server.url, page_size=25, sync_mode="none"))
     assert "Page 4: 25 campaigns (100 so far of 100)" in run.stderr
 
 
 def test_paging_stops_at_a_total_the_page_size_divides(mock_api):
     server = mock_api("calm", campaigns=30)
-    run = run_tap(tap_config(server.url, page_size=10, sync_enabled=False))
+    run = run_tap(tap_config(server.url, page_size=10, sync_mode="none"))
     assert len(run.ids) == 30
     assert server.stats()["requests"]["GET /api/campaigns"] == 3
 
@@ -69,7 +69,7 @@ def test_a_first_page_that_is_not_a_campaign_page_fails_the_run(mock_api, body, 
     # Before, each of these counted as an account without campaigns: exit 0,
     # no record, no warning.
     server = mock_api("calm", first_page_body=body)
-    run = run_tap(tap_config(server.url, max_retries=2, sync_enabled=False))
+    run = run_tap(tap_config(server.url, max_retries=2, sync_mode="none"))
     assert run.returncode == 1, run.stderr[-3000:]
     assert run.records == []
     (line,) = error_lines(run)
@@ -85,7 +85,7 @@ def test_a_first_page_that_is_not_a_campaign_page_fails_the_run(mock_api, body, 
 def test_an_account_without_campaigns_is_not_an_error(mock_api):
     # A well-formed first page with total 0: the account is really empty.
     server = mock_api("calm", campaigns=0)
-    run = run_tap(tap_config(server.url, sync_enabled=False))
+    run = run_tap(tap_config(server.url, sync_mode="none"))
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.records == []
     assert error_lines(run) == []

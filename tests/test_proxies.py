@@ -60,7 +60,7 @@ def test_a_run_goes_through_the_proxy_it_was_given(calm):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         dead = sock.getsockname()[1]  # closed once the block ends
-    config = tap_config(calm.url, max_retries=1, sync_enabled=False)
+    config = tap_config(calm.url, max_retries=1, sync_mode="none")
     env = {"HTTP_PROXY": f"http://127.0.0.1:{dead}", "NO_PROXY": "", "no_proxy": ""}
     refused = run_tap(config, env=env)
     assert refused.returncode != 0

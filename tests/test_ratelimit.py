@@ -77,9 +77,7 @@ def test_a_generous_budget_does_not_burst_into_a_short_window(mock_api):
     # only 54 ms, less than the scheduling jitter of a loaded 2-core box.
     server = mock_api("calm", rate_limit=10, rate_window=1.2)
     run = run_tap(
-        tap_config(
-            server.url, requests_per_minute=450, page_size=10, sync_enabled=True
-        ),
+        tap_config(server.url, requests_per_minute=450, page_size=10, sync_mode="all"),
         timeout=300,
     )
     assert run.returncode == 0, run.stderr[-2000:]

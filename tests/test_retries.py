@@ -11,7 +11,7 @@ def test_all_campaigns_survive_503s_and_held_open_connections(mock_api):
     # The fast profile's faults: 20% 503 on list calls, 10% hangs on all
     # calls. The tap's 1.5 s timeout turns a hang into a retry.
     server = mock_api("fast", rate_limit=0, error_rate=0.3, hang_rate=0.15, seed=7)
-    run = run_tap(tap_config(server.url, page_size=10, sync_enabled=False), timeout=240)
+    run = run_tap(tap_config(server.url, page_size=10, sync_mode="none"), timeout=240)
     assert run.returncode == 0, run.stderr[-3000:]
     assert sorted(run.ids) == sorted(ALL_IDS)
     faults = server.stats()["faults"]
@@ -29,7 +29,7 @@ def test_429_with_retry_after_header_is_waited_out(mock_api):
         retry_after_header=True,
         retry_after_body=False,
     )
-    run = run_tap(tap_config(server.url, page_size=20, sync_enabled=False), timeout=120)
+    run = run_tap(tap_config(server.url, page_size=20, sync_mode="none"), timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert set(run.ids) == ALL_IDS
     stats = server.stats()
@@ -48,7 +48,7 @@ def test_429_with_only_a_body_retry_after_is_waited_out(mock_api):
         retry_after_header=False,
         retry_after_body=True,
     )
-    run = run_tap(tap_config(server.url, page_size=20, sync_enabled=False), timeout=120)
+    run = run_tap(tap_config(server.url, page_size=20, sync_mode="none"), timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert set(run.ids) == ALL_IDS
     assert server.stats()["rate_limited"] >= 1
@@ -62,7 +62,7 @@ def test_429_without_any_retry_after_falls_back_to_backoff(mock_api):
         retry_after_header=False,
         retry_after_body=False,
     )
-    run = run_tap(tap_config(server.url, page_size=20, sync_enabled=False), timeout=120)
+    run = run_tap(tap_config(server.url, page_size=20, sync_mode="none"), timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert set(run.ids) == ALL_IDS
 
@@ -70,7 +70,7 @@ def test_429_without_any_retry_after_falls_back_to_backoff(mock_api):
 def test_a_4xx_fails_fast_with_one_line_naming_endpoint_and_status(mock_api):
     server = mock_api("calm")
     # A base path that does not exist on the server: every /api call is a 404.
-    run = run_tap(tap_config(server.url + "/v9", sync_enabled=False), timeout=60)
+    run = run_tap(tap_config(server.url + "/v9", sync_mode="none"), timeout=60)
     assert run.returncode == 1
     errors = error_lines(run)
     assert len(errors) == 1, run.stderr
@@ -82,7 +82,7 @@ def test_a_4xx_fails_fast_with_one_line_naming_endpoint_and_status(mock_api):
 def test_a_server_that_never_answers_ends_with_a_clear_error(mock_api):
     server = mock_api("calm", hang_rate=1.0, hang_seconds=30)
     run = run_tap(
-        tap_config(server.url, request_timeout=0.5, max_retries=2, sync_enabled=False),
+        tap_config(server.url, request_timeout=0.5, max_retries=2, sync_mode="none"),
         timeout=120,
     )
     assert run.returncode == 1

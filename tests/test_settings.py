@@ -180,7 +180,7 @@ def test_every_env_source_is_typed_by_the_schema(monkeypatch, tmp_path):
 def test_derived_settings():
     base = {"request_timeout": 2, "client_id": "c", "requests_per_minute": 5}
     assert request_deadline(base) == 6.0
-    assert sync_mode({"sync_enabled": False, "sync_mode": "all"}) == "none"
+    assert sync_mode({"sync_mode": "none"}) == "none"
     assert sync_mode({}) == "all"
     (one,) = accounts({**base, "email": "e", "password": "p"})
     assert (one.client_id, one.email, one.requests_per_minute) == ("c", "e", 5)
@@ -313,7 +313,7 @@ def test_a_budget_url_error_never_shows_its_password(calm):
     (line,) = error_lines(run)
     assert "scheme 'mysql' is not supported" in line
     assert "Db-Pa55" not in run.stderr
-    ok = tap_config(calm.url, shared_budget_url="sqlite:///x.db", sync_enabled=False)
+    ok = tap_config(calm.url, shared_budget_url="sqlite:///x.db", sync_mode="none")
     assert run_tap(ok, "--discover", timeout=60).returncode == 0
 
 
@@ -378,7 +378,7 @@ def test_schema_flattening_settings_are_accepted_and_keep_every_record(calm):
     flat = run_tap(
         tap_config(
             calm.url,
-            sync_enabled=False,
+            sync_mode="none",
             flattening_enabled=True,
             flattening_max_depth=1,
             flattening_separator="__",
@@ -386,7 +386,7 @@ def test_schema_flattening_settings_are_accepted_and_keep_every_record(calm):
         timeout=60,
     )
     assert flat.returncode == 0, flat.stderr[-2000:]
-    plain = run_tap(tap_config(calm.url, sync_enabled=False), timeout=60)
+    plain = run_tap(tap_config(calm.url, sync_mode="none"), timeout=60)
     assert flat.ids == plain.ids
     assert len(flat.ids) == 100
     (flat_schema,) = [

@@ -21,7 +21,7 @@ from tests.helpers import REPO_ROOT, error_lines, run_tap, tap_config
 
 @pytest.mark.parametrize("suffix", ["/api/", "/api"])
 def test_an_api_url_ending_in_api_says_what_was_called_and_what_answered(calm, suffix):
-    run = run_tap(tap_config(calm.url + suffix, sync_enabled=False, max_retries=2))
+    run = run_tap(tap_config(calm.url + suffix, sync_mode="none", max_retries=2))
     assert run.returncode == 1, run.stderr[-3000:]
     (line,) = error_lines(run)
     assert line == (

@@ -56,9 +56,7 @@ def test_a_page_that_yields_nothing_fails_the_run_with_one_line(
     mock_api, fault, page, came
 ):
     server = mock_api("calm", vendor_quirks=False, page_fault=fault)
-    run = run_tap(
-        tap_config(server.url, page_size=10, sync_enabled=False, max_retries=2)
-    )
+    run = run_tap(tap_config(server.url, page_size=10, sync_mode="none", max_retries=2))
     assert run.returncode == 1, run.stderr[-3000:]
     (line,) = error_lines(run)
     read = (page - 1) * 10
@@ -78,9 +76,7 @@ def test_a_short_page_that_a_reread_recovers_loses_nothing(
     mock_api, fault, _page, _came
 ):
     server = mock_api("calm", vendor_quirks=False, page_fault=fault, page_fault_times=1)
-    run = run_tap(
-        tap_config(server.url, page_size=10, sync_enabled=False, max_retries=3)
-    )
+    run = run_tap(tap_config(server.url, page_size=10, sync_mode="none", max_retries=3))
     assert run.returncode == 0, run.stderr[-3000:]
     assert sorted(run.ids) == sorted(ALL_IDS)
     assert len(run.ids) == 100
@@ -110,9 +106,7 @@ def test_a_campaign_listed_again_on_a_far_page_is_emitted_once(mock_api):
     # listing then never shows: the repeat is dropped, and since the total
     # (100) was not reached, the run says so instead of exiting 0 with 99.
     server = mock_api("calm", vendor_quirks=False, repeat_campaign=("5@7",))
-    run = run_tap(
-        tap_config(server.url, page_size=10, sync_enabled=False, max_retries=2)
-    )
+    run = run_tap(tap_config(server.url, page_size=10, sync_mode="none", max_retries=2))
     assert run.ids.count("campaign_5") == 1
     assert len(run.ids) == len(set(run.ids))
     assert "campaign_70" not in run.ids
@@ -177,7 +171,7 @@ def test_a_total_that_shrinks_mid_run_is_a_warning_not_the_end(mock_api):
     # Drifting totals (97..103) on every page, and no phantom pages: the
     # largest total is kept, so a smaller one later never ends paging early.
     server = mock_api("calm", vendor_quirks=False, total_drift=3, seed=5)
-    run = run_tap(tap_config(server.url, page_size=10, sync_enabled=False))
+    run = run_tap(tap_config(server.url, page_size=10, sync_mode="none"))
     assert run.returncode == 0, run.stderr[-3000:]
     assert sorted(run.ids) == sorted(ALL_IDS)
     assert "the total shrank from" in run.stderr

@@ -61,13 +61,13 @@ def test_messages_encode_like_the_sdk(monkeypatch):
 
 def test_fast_and_sdk_paths_emit_the_same_records(mock_api):
     server = mock_api("calm", seed=9)
-    fast = run_tap(tap_config(server.url, sync_enabled=False, page_size=50))
+    fast = run_tap(tap_config(server.url, sync_mode="none", page_size=50))
     # Flattening forces the SDK's generic per-record path; with a flat
     # schema it changes nothing in the records themselves.
     slow = run_tap(
         tap_config(
             server.url,
-            sync_enabled=False,
+            sync_mode="none",
             page_size=50,
             flattening_enabled=True,
             flattening_max_depth=1,
@@ -92,7 +92,7 @@ def test_a_loader_that_stops_reading_ends_the_tap_with_one_line(mock_api):
     from tests.helpers import REPO_ROOT
 
     server = mock_api("calm", campaigns=50_000)
-    config = tap_config(server.url, sync_enabled=False, page_size=10_000)
+    config = tap_config(server.url, sync_mode="none", page_size=10_000)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(config, fh)
     tap = subprocess.Popen(
