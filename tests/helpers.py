@@ -28,7 +28,7 @@ def meltano_isolation() -> list[str]:
     """Global ``meltano`` options that keep the user's own ``.env`` out.
 
     Meltano reads ``.env`` from the project root, so a user's copy (say with
-    ``TAP_MIXOADS_SYNC_ENABLED=false``) would change what every test sees;
+    ``TAP_MIXOADS_SYNC_MODE=none``) would change what every test sees;
     an empty env file instead makes each run depend on the test alone.
     """
     folder = Path(tempfile.mkdtemp(prefix="tap-mixoads-tests-"))

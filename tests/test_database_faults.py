@@ -59,7 +59,7 @@ def test_unreachable_postgres_fails_meltano_run_in_one_line(mock_api):
     server = mock_api("calm")
     port = free_port()
     env = {
-        **tap_env(server.url, TAP_MIXOADS_SYNC_ENABLED="false"),
+        **tap_env(server.url, TAP_MIXOADS_SYNC_MODE="none"),
         **target_postgres_env(f"postgresql://postgres@127.0.0.1:{port}/x", "s"),
     }
     proc = meltano(

@@ -128,7 +128,7 @@ def _project_state_ids() -> list[str]:
 def test_catalog_selection_is_honoured(mock_api, pg_url, pg_schema):
     server = mock_api("calm")
     env = {
-        **tap_env(server.url, TAP_MIXOADS_SYNC_ENABLED="false"),
+        **tap_env(server.url, TAP_MIXOADS_SYNC_MODE="none"),
         **target_postgres_env(pg_url, pg_schema),
         "TAP_MIXOADS__SELECT": json.dumps(["campaigns.id", "campaigns.budget"]),
     }

