@@ -189,6 +189,14 @@ class Config:
         sync_unknown_ids: Campaign ids that are listed but whose sync answers
             the vendor's JSON 404 (``Campaign <id> not found.``), as if they
             were deleted between the listing and the sync.
+
+    Campaigns changed between runs (through ``POST /_mock/config``):
+        edited_campaigns: Items ``<account>:<id>``: that account's campaign
+            has its settings changed (budget + 1 and " (edited)" after its
+            name), as a user editing it on the platform would.
+        deleted_campaigns: Items ``<account>:<id>``: that account's campaign
+            is deleted: not listed (the total drops), and its sync answers
+            the vendor's JSON 404.
     """
 
     campaigns: int = 100
@@ -219,6 +227,9 @@ class Config:
     sync_route_missing: bool = False
     sync_down: bool = False
     sync_unknown_ids: tuple[str, ...] = ()
+    # Campaigns edited or deleted on the platform (per account).
+    edited_campaigns: tuple[str, ...] = ()
+    deleted_campaigns: tuple[str, ...] = ()
     # Page-level faults of the list endpoint.
     page_fault: str = "none"
     page_fault_page: int = 2

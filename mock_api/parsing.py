@@ -59,7 +59,27 @@ def _parse_repeats(value: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
-_PARSERS = {"repeat_campaign": _parse_repeats, "bad_values": _parse_names}
+def _parse_account_ids(name: str) -> Any:
+    """``<account>:<id>`` items (a bare number id means ``campaign_<n>``)."""
+
+    def parse(value: Any) -> tuple[str, ...]:
+        out = []
+        for item in _parse_names(value):
+            account, sep, cid = item.partition(":")
+            if not sep or not account.strip().isdigit() or not cid.strip():
+                raise ConfigError(f"{name}: expected <account>:<id>, got {item!r}")
+            out.append(f"{int(account)}:{_parse_ids(cid.strip())[0]}")
+        return tuple(out)
+
+    return parse
+
+
+_PARSERS = {
+    "repeat_campaign": _parse_repeats,
+    "bad_values": _parse_names,
+    "edited_campaigns": _parse_account_ids("edited_campaigns"),
+    "deleted_campaigns": _parse_account_ids("deleted_campaigns"),
+}
 
 
 def parse_value(name: str, kind: str, value: Any) -> Any:

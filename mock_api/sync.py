@@ -40,6 +40,7 @@ def _fault(request: web.Request, campaign_id: str) -> web.Response | None:
     if (
         campaigns.index_of(campaign_id, cfg.campaigns) is None
         or campaign_id in cfg.sync_unknown_ids
+        or f"{request.get('account', 1)}:{campaign_id}" in cfg.deleted_campaigns
     ):
         return faults.json_error(404, "Not Found", f"Campaign {campaign_id} not found.")
     if campaign_id in cfg.sync_fail_ids:

@@ -41,6 +41,8 @@ class SyncLike(t.Protocol):
     syncer: t.Any
     mode: str
     stale_dropped: int
+    unchanged: int
+    removals: list[t.Any]
 
     def summary(self) -> str:
         """The sync's one-line summary."""
@@ -135,6 +137,8 @@ class AccountReport:
             "deferred": syncer.deferred if syncer else 0,
             "dead": held.get("dead", 0),
             "stale_dropped": self.sync.stale_dropped if self.sync is not None else 0,
+            "unchanged": self.sync.unchanged if self.sync is not None else 0,
+            "removed": len(self.sync.removals) if self.sync is not None else 0,
             "calls": stats.by_endpoint(),
             "api_calls": api_calls,
             "rate_limited": stats.with_status(429),

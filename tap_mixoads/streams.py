@@ -21,6 +21,7 @@ import typing as t
 
 import orjson
 import requests
+import singer_sdk.singerlib as singer
 from singer_sdk import metrics
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -66,6 +67,8 @@ MAX_QUEUED_RECORDS = 2000
 EVENTS_FLUSH_S = 5.0
 #: The sync outcome columns, filled by the sync hook.
 SYNC_FIELDS = tuple(NOT_SYNCED)
+#: The column that marks a campaign the platform no longer lists.
+REMOVED_AT = "removed_at"
 
 
 class _AccountState:
@@ -132,19 +135,29 @@ class CampaignsStream(RESTStream[int]):
             description="Why the sync failed, after all retries",
         ),
         th.Property("sync_attempts", th.IntegerType),
+        th.Property(
+            "removed_at",
+            th.DateTimeType,
+            description=(
+                "When the tap first saw the campaign missing from a complete "
+                "listing (deleted on the platform); null while it is listed"
+            ),
+        ),
     ).to_dict()
 
     #: Fields the API provides (the rest the tap adds itself).
     API_FIELDS = tuple(
         name
         for name in schema["properties"]
-        if name not in SYNC_FIELDS and name != "client_id"
+        if name not in SYNC_FIELDS and name not in ("client_id", REMOVED_AT)
     )
 
     def __init__(
         self, tap: Tap, *, run: RunContext, events: SyncEventsStream | None = None
     ) -> None:
         super().__init__(tap)
+        #: The tap, whose message writer the removal marks go through.
+        self.tap = tap
         self.run = run
         #: The stream that the run's sync events go to, flushed as they come.
         self.events = events
@@ -273,6 +286,7 @@ class CampaignsStream(RESTStream[int]):
                 count += 1
                 extracted = ExtractedRecord(record, extracted_at=extracted_at)
                 extracted["client_id"] = client_id
+                extracted[REMOVED_AT] = None  # listed: not removed (or back)
                 yield extracted
         paginator = state.paginator
         self.logger.info(
@@ -338,10 +352,77 @@ class CampaignsStream(RESTStream[int]):
                     self._save_state(account)
             else:
                 yield from self._flushing(self._concurrent_records(accounts, context))
+            self._write_removals()
         finally:
             reporter.stop()
             self._log_account_summaries()
         self.run.stream_records_done(self.name)
+
+    def _write_removals(self) -> None:
+        """Mark the campaigns this run found gone: ``removed_at``, nothing else.
+
+        target-postgres (an SDK SQL target) updates exactly the columns of
+        the SCHEMA it was given (``upsert`` in its ``sinks.py``): a record
+        with only the key and ``removed_at`` would null every other column
+        under the full SCHEMA, but under a SCHEMA of those three columns it
+        leaves the row's name, settings, metrics and sync outcome intact. So
+        after every account's records, the stream's SCHEMA is sent once more,
+        narrowed to them, and then one record per removed campaign. Each
+        account's removals come from its own state entry, so a run marks
+        only its own accounts' campaigns, and only after a complete listing.
+        Stream maps apply as to every record (alias, filters).
+        """
+        if not self.selected:
+            return
+        removals = [
+            {
+                "client_id": report.account.client_id,
+                "id": r.campaign_id,
+                REMOVED_AT: r.removed_at,
+            }
+            for report in self.run.all_reports()
+            if report.sync is not None
+            for r in report.sync.removals
+        ]
+        if not removals:
+            return
+        now = datetime.datetime.now(datetime.timezone.utc)
+        for stream_map in self.stream_maps:
+            properties = stream_map.transformed_schema.get("properties", {})
+            if REMOVED_AT not in properties:
+                continue  # deselected or mapped away: nothing to mark
+            schema_sent = False
+            for removal in removals:
+                mapped = stream_map.transform(dict(removal))
+                if mapped is None:
+                    continue
+                if not schema_sent:
+                    narrow = {
+                        **stream_map.transformed_schema,
+                        "properties": {
+                            k: v for k, v in properties.items() if k in mapped
+                        },
+                    }
+                    narrow.pop("required", None)
+                    self.tap.write_message(
+                        singer.SchemaMessage(
+                            stream_map.stream_alias,
+                            narrow,
+                            stream_map.transformed_key_properties,
+                        )
+                    )
+                    schema_sent = True
+                self.tap.write_message(
+                    singer.RecordMessage(
+                        stream=stream_map.stream_alias,
+                        record=mapped,
+                        time_extracted=now,
+                    )
+                )
+        self.logger.info(
+            "Marked %d campaigns removed (removed_at; every other column kept)",
+            len(removals),
+        )
 
     def _flushing(
         self, records: Iterable[dict[str, t.Any]]
@@ -452,7 +533,7 @@ class CampaignsStream(RESTStream[int]):
             if state.paginator is not None and state.paginator.incomplete:
                 raise ShortReadError(state.paginator.incomplete)
             if self.ABORT_AT_RECORD_COUNT is None and not self.run.probe:
-                plan.forget_unlisted()  # every page was read: the rest is gone
+                plan.close_listing()  # every page was read: the rest is gone
             summary = plan.summary()
             if plan.syncer.failures or plan.syncer.stopped:
                 self.logger.warning("%s%s", label, summary)
@@ -693,8 +774,19 @@ class SyncRunsStream(_RunStream):
             "stale_dropped",
             th.IntegerType,
             description=(
-                "Ledger entries dropped: campaigns a complete listing no longer returns"
+                "Failure-ledger entries dropped: campaigns a complete listing no "
+                "longer returns"
             ),
+        ),
+        th.Property(
+            "unchanged",
+            th.IntegerType,
+            description="sync_mode changed: campaigns not synced, settings unchanged",
+        ),
+        th.Property(
+            "removed",
+            th.IntegerType,
+            description="Campaigns marked removed (removed_at) in this run",
         ),
         th.Property(
             "calls",

@@ -36,6 +36,7 @@ from tap_mixoads.config_sources import coerce, env_config, read_config_file
 from tap_mixoads.errors import AccountFailedError, ConfigError, RunInterruptedError
 from tap_mixoads.run import RunContext
 from tap_mixoads.settings import config_problems, raise_for_problems
+from tap_mixoads.sync.change import change_fields_problem
 from tap_mixoads.sync.state import START_FRESH, StateError, parse_state
 from tap_mixoads.writer import FastSingerWriter
 
@@ -227,12 +228,24 @@ class TapMixoAds(Tap):
         ),
         th.Property(
             "sync_mode",
-            th.StringType(allowed_values=["all", "failed", "none"]),
+            th.StringType(allowed_values=["all", "failed", "changed", "none"]),
             default="all",
             title="Sync mode",
             description=(
                 "Which campaigns get a sync call: all, failed (those whose last "
-                "sync failed) or none (read-only pulls)"
+                "sync failed), changed (those whose settings changed since their "
+                "last successful sync, never synced, or last failed) or none "
+                "(read-only pulls)"
+            ),
+        ),
+        th.Property(
+            "sync_change_fields",
+            th.ArrayType(th.StringType(min_length=1)),
+            title="Sync change fields",
+            description=(
+                "With sync_mode changed: the campaign settings whose change "
+                "makes a campaign sync again (default: name, status, budget; "
+                "metrics and created_at never count)"
             ),
         ),
         th.Property(
@@ -338,7 +351,14 @@ class TapMixoAds(Tap):
             given.update(from_env)
         typed, more = coerce(given, schema)
         if validate_config:
-            raise_for_problems(problems + more + config_problems(typed, schema))
+            problems += more + config_problems(typed, schema)
+            fields = typed.get("sync_change_fields")
+            if isinstance(fields, list) and not problems:
+                problem = change_fields_problem(
+                    fields, streams.CampaignsStream.API_FIELDS
+                )
+                problems += [problem] if problem else []
+            raise_for_problems(problems)
         try:
             super().__init__(
                 config=typed,

@@ -1,6 +1,6 @@
 """The sync ledger: what a run remembers about syncs, kept in Singer state.
 
-Per account, two small maps under the campaigns stream's state
+Per account, small maps under the campaigns stream's state
 (``accounts.<client_id>``):
 
 - ``ledger``: the campaigns whose sync has not yet succeeded, each with the
@@ -9,22 +9,34 @@ Per account, two small maps under the campaigns stream's state
   failing runs it is ``dead`` and is retried only by a ``sync_mode: failed``
   run with ``sync_retry_dead: true``. Breaker-deferred campaigns are kept as
   ``deferred`` (their failing-run count unchanged).
-- ``synced``: for campaigns that synced fine, the last success's
-  ``[synced_at, http_status, attempts]``.
+- ``synced``: for campaigns that synced fine, the last success, packed into
+  one short string (:class:`Success`): the fingerprint of the campaign's
+  settings at that sync (see :mod:`tap_mixoads.sync.change`), the platform's
+  ``synced_at`` as microseconds since the epoch in base 36, and the attempts
+  and HTTP status when they are not 1 and 200. About 35 bytes per campaign
+  with its id, so 100,000 campaigns keep to 4 MB of state.
+- ``seen`` (only when needed): listed campaigns with no outcome at all (a
+  ``sync_mode: none`` run), by fingerprint, so that the tap knows them.
+- ``removed`` (only when needed): campaigns a complete listing stopped
+  returning, with when the tap first saw them missing (epoch seconds). The
+  campaign's row is marked once (``removed_at``); if it comes back it leaves
+  this map, and its ``synced`` entry decides whether it is synced. A mark is
+  forgotten after ``REMOVED_KEPT_DAYS``.
 
 Why carry the last outcome at all: target-postgres upserts every column of
 the stream's schema, so a campaign emitted without a sync outcome would have
 its ``sync_*`` columns overwritten with nulls. A campaign not synced in a run
-(``sync_mode`` ``none`` or ``failed``, a tripped breaker, an account stopped
-by a long 429) is therefore emitted with the outcome it last had, read from
-here, and keeps its history in Postgres. The cost is a few dozen bytes of
-state per campaign; the full history of attempts goes to the ``sync_events``
-stream instead.
+(``sync_mode`` ``none``, ``failed`` or ``changed``, a tripped breaker, an
+account stopped by a long 429) is therefore emitted with the outcome it last
+had, read from here, and keeps its history in Postgres. The full history of
+attempts goes to the ``sync_events`` stream instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import time
 import typing as t
 
 from tap_mixoads.sync.hook import (
@@ -37,13 +49,124 @@ from tap_mixoads.sync.hook import (
 )
 
 if t.TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 DEAD = "dead"
+#: Days a removal mark is kept: a campaign gone that long is forgotten (its
+#: row keeps ``removed_at``; if it ever came back it would be synced anew).
+REMOVED_KEPT_DAYS = 90
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_MICROSECOND = datetime.timedelta(microseconds=1)
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def to_base36(n: int) -> str:
+    """``n`` (>= 0) in base 36."""
+    if n < 0:
+        raise ValueError(n)
+    out = ""
+    while True:
+        n, digit = divmod(n, 36)
+        out = _DIGITS[digit] + out
+        if n == 0:
+            return out
+
+
+def _micros(text: str) -> int | None:
+    """Microseconds since the epoch of an ISO date-time with a zone, else None."""
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None or moment < _EPOCH:
+        return None
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _from_micros(micros: int) -> str:
+    return (_EPOCH + micros * _MICROSECOND).isoformat()
+
+
+@dataclasses.dataclass(frozen=True)
+class Success:
+    """A campaign's last successful sync, as the ``synced`` map keeps it."""
+
+    synced_at: str | None
+    http_status: int | None = 200
+    attempts: int = 1
+    #: The fingerprint of its settings at that sync (None: an older state).
+    fingerprint: str | None = None
+
+    def to_state(self) -> str | list[t.Any]:
+        """``"fp,t[,attempts[,status]]"``; a list for a time it cannot pack.
+
+        ``t`` is the platform's ``synced_at`` in microseconds since the epoch,
+        base 36: the same instant, in 10 characters instead of 32.
+        """
+        micros = _micros(self.synced_at) if self.synced_at is not None else None
+        if self.synced_at is not None and micros is None:
+            return [self.synced_at, self.http_status, self.attempts, self.fingerprint]
+        parts = [self.fingerprint or "", "" if micros is None else to_base36(micros)]
+        if self.attempts != 1 or self.http_status != 200:
+            parts.append(str(self.attempts))
+        if self.http_status != 200:
+            parts.append("" if self.http_status is None else str(self.http_status))
+        return ",".join(parts)
+
+    @classmethod
+    def from_state(cls, value: t.Any) -> Success:
+        """Read a ``synced`` entry (this form, or the older 3-item list).
+
+        Raises:
+            ValueError: the entry is neither (state.py has checked it first).
+        """
+        if isinstance(value, list) and len(value) in (3, 4):
+            synced_at, http_status, attempts = value[:3]
+            fingerprint = value[3] if len(value) == 4 else None
+            return cls(synced_at, http_status, int(attempts or 0), fingerprint)
+        if not isinstance(value, str):
+            raise ValueError(value)
+        parts = value.split(",")
+        if not 2 <= len(parts) <= 4:
+            raise ValueError(value)
+        fingerprint, micros = parts[0] or None, parts[1]
+        attempts = int(parts[2]) if len(parts) > 2 else 1
+        status = parts[3] if len(parts) > 3 else "200"
+        try:
+            synced_at = _from_micros(int(micros, 36)) if micros else None
+        except OverflowError:
+            raise ValueError(value) from None
+        if attempts < 0:
+            raise ValueError(value)
+        return cls(
+            synced_at=synced_at,
+            http_status=int(status) if status else None,
+            attempts=attempts,
+            fingerprint=fingerprint,
+        )
+
+    def outcome(self) -> SyncOutcome:
+        """The outcome to carry onto the campaign's record."""
+        return SyncOutcome(
+            SUCCESS,
+            synced_at=self.synced_at,
+            http_status=self.http_status,
+            attempts=self.attempts,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Removal:
+    """A campaign that a complete listing stopped returning."""
+
+    campaign_id: str
+    #: When the tap first saw it missing (ISO 8601, UTC).
+    removed_at: str
 
 
 class Ledger:
@@ -57,22 +180,43 @@ class Ledger:
     def __init__(self, state: Mapping[str, t.Any], *, give_up_after_runs: int) -> None:
         ledger = state.get("ledger")
         synced = state.get("synced")
+        seen = state.get("seen")
+        removed = state.get("removed")
         self.entries: dict[str, dict[str, t.Any]] = {
             str(k): dict(v)
             for k, v in (ledger.items() if isinstance(ledger, dict) else [])
             if isinstance(v, dict)
         }
-        self.synced: dict[str, list[t.Any]] = {
-            str(k): list(v)
-            for k, v in (synced.items() if isinstance(synced, dict) else [])
-            if isinstance(v, list) and len(v) == 3
+        self.synced: dict[str, Success] = {}
+        for k, v in synced.items() if isinstance(synced, dict) else []:
+            try:
+                self.synced[str(k)] = Success.from_state(v)
+            except (ValueError, TypeError):
+                continue  # state.py has named and dropped it already
+        self.seen: dict[str, str] = {
+            str(k): v
+            for k, v in (seen.items() if isinstance(seen, dict) else [])
+            if isinstance(v, str)
+        }
+        self.removed: dict[str, int] = {
+            str(k): v
+            for k, v in (removed.items() if isinstance(removed, dict) else [])
+            if isinstance(v, int) and not isinstance(v, bool)
         }
         self.give_up_after_runs = give_up_after_runs
         self.became_dead: list[str] = []
 
     def to_state(self) -> dict[str, t.Any]:
         """The account's state entry to save."""
-        return {"ledger": self.entries, "synced": self.synced}
+        state: dict[str, t.Any] = {
+            "ledger": self.entries,
+            "synced": {cid: s.to_state() for cid, s in self.synced.items()},
+        }
+        if self.seen:
+            state["seen"] = self.seen
+        if self.removed:
+            state["removed"] = self.removed
+        return state
 
     def retry_ids(self, *, include_dead: bool) -> list[str]:
         """Campaigns to sync first (or only, in ``failed`` mode)."""
@@ -86,17 +230,30 @@ class Ledger:
         """Whether the ledger holds any outcome for this campaign."""
         return campaign_id in self.entries or campaign_id in self.synced
 
-    def keep_only(self, listed: set[str]) -> int:
-        """Forget campaigns not in ``listed``; return how many were forgotten."""
-        stale = (self.entries.keys() | self.synced.keys()) - listed
-        for campaign_id in stale:
-            self.entries.pop(campaign_id, None)
-            self.synced.pop(campaign_id, None)
-        return len(stale)
-
     def is_dead(self, campaign_id: str) -> bool:
         """Whether automatic retries gave up on this campaign."""
         return self.entries.get(campaign_id, {}).get("status") == DEAD
+
+    def unchanged(self, campaign_id: str, fingerprint: str) -> bool:
+        """Whether the campaign synced fine last time with these very settings.
+
+        False when it never synced successfully (or the state predates
+        fingerprints), or when its last sync failed or was deferred.
+        """
+        if campaign_id in self.entries:
+            return False
+        success = self.synced.get(campaign_id)
+        return success is not None and success.fingerprint == fingerprint
+
+    def listed(self, campaign_id: str, fingerprint: str) -> None:
+        """Note that the listing returned this campaign (and its settings).
+
+        A campaign that was marked removed is back; one with no outcome at
+        all is remembered by fingerprint, so that the tap knows it.
+        """
+        self.removed.pop(campaign_id, None)
+        if campaign_id not in self.entries and campaign_id not in self.synced:
+            self.seen[campaign_id] = fingerprint
 
     def carried(self, campaign_id: str) -> dict[str, t.Any]:
         """The outcome a campaign last had, for a run that does not sync it."""
@@ -107,10 +264,7 @@ class Ledger:
             return self._fields(entry)
         success = self.synced.get(campaign_id)
         if success is not None:
-            synced_at, http_status, attempts = success
-            return SyncOutcome(
-                SUCCESS, synced_at=synced_at, http_status=http_status, attempts=attempts
-            ).as_fields()
+            return success.outcome().as_fields()
         return dict(NOT_SYNCED)
 
     @staticmethod
@@ -122,20 +276,22 @@ class Ledger:
             attempts=int(entry.get("attempts") or 0),
         ).as_fields()
 
-    def record(self, campaign_id: str, outcome: SyncOutcome) -> dict[str, t.Any]:
+    def record(
+        self, campaign_id: str, outcome: SyncOutcome, fingerprint: str | None = None
+    ) -> dict[str, t.Any]:
         """Fold this run's outcome in; return the fields to put on the record.
 
-        A final failure counts one more failing run and may make the campaign
+        A success keeps the fingerprint of the settings it synced. A final
+        failure counts one more failing run and may make the campaign
         ``dead``; a deferral keeps the count; a success or a platform 404
         (the campaign does not exist) removes it.
         """
+        self.seen.pop(campaign_id, None)
         if outcome.status == SUCCESS:
             self.entries.pop(campaign_id, None)
-            self.synced[campaign_id] = [
-                outcome.synced_at,
-                outcome.http_status,
-                outcome.attempts,
-            ]
+            self.synced[campaign_id] = Success(
+                outcome.synced_at, outcome.http_status, outcome.attempts, fingerprint
+            )
             return outcome.as_fields()
         if outcome.status == NOT_FOUND:
             self.entries.pop(campaign_id, None)
@@ -164,6 +320,39 @@ class Ledger:
             )
             self.became_dead.append(campaign_id)
         return self._fields(entry)
+
+    def close_listing(
+        self, listed: Iterable[str], *, now: float | None = None
+    ) -> tuple[int, list[Removal]]:
+        """After a complete listing: mark what it no longer returns as removed.
+
+        Call only once every page was read: a short or failed listing says
+        nothing about what is gone. A campaign the ledger knew (synced,
+        failed, seen) and the listing lacks is marked removed once, now; its
+        failure entry is dropped (it cannot be synced), its last success is
+        kept (if it comes back unchanged it needs no sync). Marks older than
+        ``REMOVED_KEPT_DAYS`` are forgotten.
+
+        Returns:
+            How many failure entries were dropped, and the new removals.
+        """
+        now = time.time() if now is None else now
+        listed = set(listed)
+        known = self.entries.keys() | self.synced.keys() | self.seen.keys()
+        gone = sorted(known - listed - self.removed.keys())
+        removed_at = datetime.datetime.fromtimestamp(int(now), datetime.timezone.utc)
+        dropped = 0
+        for campaign_id in gone:
+            dropped += self.entries.pop(campaign_id, None) is not None
+            self.seen.pop(campaign_id, None)
+            self.removed[campaign_id] = int(now)
+        horizon = now - REMOVED_KEPT_DAYS * 86400
+        for campaign_id, at in list(self.removed.items()):
+            if at < horizon:
+                del self.removed[campaign_id]
+                self.synced.pop(campaign_id, None)
+        when = removed_at.isoformat()
+        return dropped, [Removal(cid, when) for cid in gone]
 
     def counts(self) -> dict[str, int]:
         """How many campaigns the ledger holds, by status."""

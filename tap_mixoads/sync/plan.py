@@ -8,22 +8,29 @@
   ``sync_retry_dead`` is on), and listed campaigns with no recorded outcome
   at all (no state, or an older one): emitting those unsynced would write
   nulls over the outcome the warehouse holds;
+- ``changed``: the listed campaigns whose settings (``sync_change_fields``,
+  by default name, status and budget) differ from those at their last
+  successful sync, that never synced successfully, or whose last sync
+  failed or was deferred (``dead`` ones stay as they are); an account where
+  nothing changed costs only its list calls;
 - ``none``: nothing (read-only); the campaigns SCHEMA then leaves the sync
   columns out altogether (see the tap's ``setup_mapper``), so the loader
   keeps what each row holds.
 
-Only listed campaigns are ever synced; ledger entries of campaigns that a
-complete listing no longer returns are dropped. A campaign not synced in
-this run is emitted with the outcome it last had (see
-:mod:`tap_mixoads.sync.ledger`).
+Only listed campaigns are ever synced. Once a listing is complete, the
+campaigns the ledger knew and the listing no longer returns are marked
+removed (see :meth:`Ledger.close_listing`); their failure entries are
+dropped. A campaign not synced in this run is emitted with the outcome it
+last had (see :mod:`tap_mixoads.sync.ledger`).
 """
 
 from __future__ import annotations
 
 import typing as t
 
+from tap_mixoads.sync.change import DEFAULT_CHANGE_FIELDS, fingerprint
 from tap_mixoads.sync.hook import CampaignSyncer, SyncOutcome
-from tap_mixoads.sync.ledger import Ledger
+from tap_mixoads.sync.ledger import Ledger, Removal
 
 if t.TYPE_CHECKING:
     import logging
@@ -31,14 +38,14 @@ if t.TYPE_CHECKING:
 
     from tap_mixoads.sync.hook import SendFunc
 
-ALL, FAILED_ONLY, NONE = "all", "failed", "none"
+ALL, FAILED_ONLY, CHANGED, NONE = "all", "failed", "changed", "none"
 
 
 class AccountSync:
     """One account's sync for one run: the plan, the hook and the ledger.
 
     Args:
-        mode: ``all``, ``failed`` or ``none``.
+        mode: ``all``, ``failed``, ``changed`` or ``none``.
         prior_state: the account's state entry from the previous run.
         config: the tap's config (concurrency, breaker, give-up settings).
         url_base: the API base URL.
@@ -74,6 +81,16 @@ class AccountSync:
         self.stale_dropped = 0
         #: ``failed`` mode: campaigns synced because no outcome was known.
         self.unknown_synced = 0
+        #: ``changed`` mode: campaigns not synced because nothing changed.
+        self.unchanged = 0
+        #: Campaigns this run's complete listing found gone (marked once).
+        self.removals: list[Removal] = []
+        #: The settings compared by ``changed`` (and fingerprinted always).
+        self.change_fields = tuple(
+            config.get("sync_change_fields") or DEFAULT_CHANGE_FIELDS
+        )
+        #: Fingerprints of the listed campaigns whose outcome is pending.
+        self._fingerprints: dict[str, str] = {}
         self.syncer = CampaignSyncer(
             url_base=url_base,
             send=send,
@@ -89,17 +106,28 @@ class AccountSync:
 
         Only campaigns this listing returns are synced, in the order they
         come: an id the ledger holds but the listing no longer returns is
-        never called (it is dropped once the listing is complete, see
-        :meth:`forget_unlisted`).
+        never called (it is marked removed once the listing is complete, see
+        :meth:`close_listing`).
         """
-        if self.mode == NONE:
+        ledger = self.ledger
+        fingerprints = self._fingerprints
+
+        def listed(records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
             for record in records:
-                self.listed.add(record["id"])
-                record.update(self.ledger.carried(record["id"]))
+                campaign_id = record["id"]
+                print_ = fingerprint(record, self.change_fields)
+                self.listed.add(campaign_id)
+                ledger.listed(campaign_id, print_)
+                fingerprints[campaign_id] = print_
+                yield record
+
+        if self.mode == NONE:
+            for record in listed(records):
+                fingerprints.pop(record["id"], None)
+                record.update(ledger.carried(record["id"]))
                 yield record
             return
-        retry = set(self.ledger.retry_ids(include_dead=self.retry_dead))
-        ledger = self.ledger
+        retry = set(ledger.retry_ids(include_dead=self.retry_dead))
 
         def should_sync(campaign_id: str) -> bool:
             if self.mode == FAILED_ONLY:
@@ -109,18 +137,24 @@ class AccountSync:
                     return False
                 self._note_unknown_in_failed_mode()
                 return True  # no known outcome: its row must not be nulled
-            return not ledger.is_dead(campaign_id)
+            if ledger.is_dead(campaign_id):
+                return False
+            if self.mode == CHANGED and ledger.unchanged(
+                campaign_id, fingerprints[campaign_id]
+            ):
+                self.unchanged += 1
+                return False
+            return True
 
-        def listed(records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
-            for record in records:
-                self.listed.add(record["id"])
-                yield record
+        def carried(campaign_id: str) -> dict[str, t.Any]:
+            fingerprints.pop(campaign_id, None)
+            return ledger.carried(campaign_id)
 
         yield from self.syncer.sync_all(
             listed(records),
             should_sync=should_sync,
             merge=self._merge,
-            carried=ledger.carried,
+            carried=carried,
         )
 
     def _note_unknown_in_failed_mode(self) -> None:
@@ -133,30 +167,40 @@ class AccountSync:
             )
         self.unknown_synced += 1
 
-    def forget_unlisted(self) -> int:
-        """Drop what the ledger holds for campaigns this (complete) listing lacks.
+    def close_listing(self) -> list[Removal]:
+        """Mark what this (complete) listing no longer returns as removed.
 
         Call only once every page was read: a short or failed listing says
-        nothing about what is gone. Returns how many campaigns were dropped.
+        nothing about what is gone. Returns the new removals (each to be
+        emitted once with ``removed_at``).
         """
-        self.stale_dropped = self.ledger.keep_only(self.listed)
-        if self.stale_dropped:
+        self.stale_dropped, self.removals = self.ledger.close_listing(self.listed)
+        if self.removals:
+            names = ", ".join(r.campaign_id for r in self.removals[:5])
+            more = len(self.removals) - 5
             self.logger.info(
-                "%sdropped %d ledger entries of campaigns the listing no longer "
-                "returns",
+                "%s%d campaigns the account had are no longer listed, marked "
+                "removed: %s%s",
                 self.label,
-                self.stale_dropped,
+                len(self.removals),
+                names,
+                f" and {more} more" if more > 0 else "",
             )
-        return self.stale_dropped
+        return self.removals
 
     def _merge(self, campaign_id: str, outcome: SyncOutcome) -> dict[str, t.Any]:
-        return self.ledger.record(campaign_id, outcome)
+        print_ = self._fingerprints.pop(campaign_id, None)
+        return self.ledger.record(campaign_id, outcome, print_)
 
     def summary(self) -> str:
         """The hook's summary, plus what the ledger holds after the run."""
         line = self.syncer.summary()
         if self.mode == NONE:
             line = "sync_mode none: no sync call"
+        elif self.mode == CHANGED:
+            line += f"; unchanged (not synced): {self.unchanged}"
+        if self.removals:
+            line += f"; removed: {len(self.removals)}"
         held = self.ledger.counts()
         if held:
             parts = ", ".join(f"{n} {status}" for status, n in sorted(held.items()))

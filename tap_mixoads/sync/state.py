@@ -8,7 +8,8 @@ relies on it:
   ``bookmarks.campaigns.accounts``) must be made of objects; if it is not,
   the run cannot know what it is reading and stops with one line
   (:class:`StateError`) saying how to start fresh;
-- each account's entry, each ledger entry and each ``synced`` entry must have
+- each account's entry, and each entry of its ``ledger``, ``synced``,
+  ``seen`` and ``removed`` maps, must have
   the shape :mod:`tap_mixoads.sync.ledger` writes; a bad one is dropped with
   one warning naming the account and the campaign (a garbage ``synced_at``
   would otherwise go into a record that the loader rejects, and with it the
@@ -22,6 +23,7 @@ import datetime
 import typing as t
 
 from tap_mixoads.errors import MixoAdsError
+from tap_mixoads.sync.ledger import Success
 
 #: The campaigns stream's name in the state's ``bookmarks``.
 CAMPAIGNS_STREAM = "campaigns"
@@ -106,15 +108,42 @@ def ledger_entry_problem(entry: t.Any) -> str | None:
 
 
 def synced_entry_problem(entry: t.Any) -> str | None:
-    """Why a ``synced`` entry (``[synced_at, http_status, attempts]``) is bad."""
-    if not isinstance(entry, list) or len(entry) != 3:
+    """Why a ``synced`` entry is bad (see :class:`~tap_mixoads.sync.ledger.Success`).
+
+    The packed text ``"fingerprint,synced_at[,attempts[,status]]"``, or the
+    list ``[synced_at, http_status, attempts]`` that older versions wrote
+    (with the fingerprint as a fourth item when the time cannot be packed).
+    """
+    if isinstance(entry, str):
+        try:
+            Success.from_state(entry)
+        except ValueError:
+            return f"is {entry!r:.40}, not fingerprint,synced_at[,attempts,status]"
+        return None
+    if not isinstance(entry, list) or len(entry) not in (3, 4):
         return f"is {_kind(entry)}, not [synced_at, http_status, attempts]"
-    synced_at, http_status, attempts = entry
+    synced_at, http_status, attempts = entry[:3]
     if synced_at is not None and not _is_datetime(synced_at):
         return "its synced_at is not a date-time"
+    if len(entry) == 4 and not isinstance(entry[3], (str, type(None))):
+        return "its fingerprint is not text"
     for name, value in (("http_status", http_status), ("attempts", attempts)):
         if value is not None and (not _is_int(value) or value < 0):
             return f"its {name} is {value!r:.40}, not a whole number"
+    return None
+
+
+def seen_entry_problem(entry: t.Any) -> str | None:
+    """Why a ``seen`` entry (a settings fingerprint) is bad."""
+    if not isinstance(entry, str):
+        return f"is {_kind(entry)}, not a fingerprint"
+    return None
+
+
+def removed_entry_problem(entry: t.Any) -> str | None:
+    """Why a ``removed`` entry (epoch seconds) is bad."""
+    if not _is_int(entry) or entry < 0:
+        return f"is {entry!r:.40}, not epoch seconds"
     return None
 
 
@@ -128,6 +157,8 @@ def _clean_account(
     for part, problem_of in (
         ("ledger", ledger_entry_problem),
         ("synced", synced_entry_problem),
+        ("seen", seen_entry_problem),
+        ("removed", removed_entry_problem),
     ):
         value = entry.get(part)
         if value is None:
