@@ -138,9 +138,7 @@ def run_marks(result: Any) -> int:
 
 def _state_file(tmp: str, accounts: dict[str, Any]) -> str:
     path = Path(tmp, "state.json")
-    path.write_text(
-        json.dumps({"bookmarks": {"campaigns": {"accounts": accounts}}})
-    )
+    path.write_text(json.dumps({"bookmarks": {"campaigns": {"accounts": accounts}}}))
     return str(path)
 
 
