@@ -234,3 +234,73 @@ def test_bad_sync_change_fields_are_one_line(calm, fields, says):
     assert "sync_change_fields" in errors[0]
     assert "Traceback" not in run.stderr
     assert calm.stats()["requests"].get("GET /api/campaigns", 0) == 0
+
+
+def _load(target_config: dict[str, Any], messages: list[dict[str, Any]]) -> None:
+    """Pipe ``messages`` into the real target-postgres."""
+    import subprocess
+
+    from tests.helpers import loader_command
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "target.json")
+        path.write_text(json.dumps(target_config))
+        proc = subprocess.run(
+            [*loader_command(), "--config", str(path)],
+            input="".join(json.dumps(m) + "\n" for m in messages),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.parametrize("narrow", [True, False], ids=["narrow-schema", "control"])
+def test_only_a_narrow_schema_keeps_the_other_columns(
+    pg_url, pg_schema, target_config, narrow
+):
+    """Why removals go out under their own SCHEMA: the control nulls the row."""
+    string = {"type": ["string", "null"]}
+    full = {
+        "type": "object",
+        "properties": {
+            "client_id": {"type": "string"},
+            "id": {"type": "string"},
+            "name": string,
+            "removed_at": {**string, "format": "date-time"},
+        },
+    }
+    keys = ["client_id", "id"]
+    row = {"client_id": "a", "id": "c1", "name": "Campaign 1", "removed_at": None}
+    mark = {"client_id": "a", "id": "c1", "removed_at": "2026-12-05T00:00:00+00:00"}
+    schema = full
+    if narrow:
+        schema = {**full, "properties": {k: full["properties"][k] for k in mark}}
+    _load(
+        target_config,
+        [
+            {
+                "type": "SCHEMA",
+                "stream": "campaigns",
+                "schema": full,
+                "key_properties": keys,
+            },
+            {"type": "RECORD", "stream": "campaigns", "record": row},
+            {
+                "type": "SCHEMA",
+                "stream": "campaigns",
+                "schema": schema,
+                "key_properties": keys,
+            },
+            {"type": "RECORD", "stream": "campaigns", "record": mark},
+        ],
+    )
+    ((name, removed_at),) = query(
+        pg_url, f'select name, removed_at from "{pg_schema}".campaigns'
+    )
+    assert removed_at is not None
+    if narrow:
+        assert name == "Campaign 1"
+    else:  # the stock loader updates every column of the SCHEMA it was given
+        assert name is None
