@@ -509,6 +509,7 @@ class TapMixoAds(Tap):
         catalog's metadata, the SDK's own way to leave a property out of the
         SCHEMA and of every record.
         """
+        self._check_selection()
         if settings.sync_mode(self.config) == "none":
             entry = self.catalog.get_stream(streams.CampaignsStream.name)
             if entry is not None:
@@ -517,6 +518,35 @@ class TapMixoAds(Tap):
                     if metadata is not None:
                         metadata.selected = False
         super().setup_mapper()
+
+    def _check_selection(self) -> None:
+        """Refuse a catalog that selects the run streams but not ``campaigns``.
+
+        ``sync_events`` and ``sync_runs`` are what the campaigns run did; the
+        SDK skips a deselected stream, so without this they would silently
+        load nothing.
+
+        Raises:
+            ConfigError: one line saying what to select instead.
+        """
+        if self.config.get("schema_only"):
+            return  # SCHEMA only: each selected stream's, no run needed
+        selected = {
+            entry.tap_stream_id
+            for entry in self.catalog.streams
+            if entry.metadata.resolve_selection().get((), True)
+        }
+        runs = sorted(
+            selected & {streams.SyncEventsStream.name, streams.SyncRunsStream.name}
+        )
+        if runs and streams.CampaignsStream.name not in selected:
+            msg = (
+                f"Invalid catalog: it selects {' and '.join(runs)} but not campaigns; "
+                "they record what the campaigns run did, so they would load "
+                "nothing. Select campaigns too (to load no campaign rows, add the "
+                'stream map {"campaigns": null})'
+            )
+            raise ConfigError(msg)
 
     @override
     def load_state(self, state: dict[str, t.Any]) -> None:

@@ -81,3 +81,38 @@ def test_schema_only_run_creates_the_tables_in_postgres(calm, target_config, pg_
     )
     assert tables == [("campaigns",), ("sync_events",), ("sync_runs",)]
     assert query(pg_url, f'select count(*) from "{schema}".campaigns') == [(0,)]
+
+
+def _catalog_selecting(calm, tmp_path, names: set[str]) -> str:
+    discovered = run_tap(tap_config(calm.url), "--discover", timeout=60)
+    assert discovered.returncode == 0, discovered.stderr
+    catalog = Catalog.from_dict(json.loads(discovered.stdout))
+    for entry in catalog.streams:
+        entry.metadata.root.selected = entry.tap_stream_id in names
+    catalog_file = tmp_path / "catalog.json"
+    catalog_file.write_text(json.dumps(catalog.to_dict()))
+    return str(catalog_file)
+
+
+def test_selecting_sync_events_without_campaigns_is_one_line_not_silence(
+    calm, tmp_path
+):
+    catalog = _catalog_selecting(calm, tmp_path, {"sync_events"})
+    run = run_tap(tap_config(calm.url, page_size=100), "--catalog", catalog)
+    assert run.returncode == 1
+    errors = [x for x in run.stderr.splitlines() if "tap-mixoads: error:" in x]
+    assert len(errors) == 1, run.stderr[-2000:]
+    assert "selects sync_events but not campaigns" in errors[0]
+    assert "Traceback" not in run.stderr
+    assert calm.stats()["requests"].get("GET /api/campaigns", 0) == 0
+
+
+def test_sync_events_alone_through_a_null_campaigns_map(calm, tmp_path):
+    """The way the line points to: campaigns run, none of its rows load."""
+    catalog = _catalog_selecting(calm, tmp_path, {"campaigns", "sync_events"})
+    config = tap_config(calm.url, page_size=100, stream_maps={"campaigns": None})
+    run = run_tap(config, "--catalog", catalog)
+    assert run.returncode == 0, run.stderr[-3000:]
+    streams = {m["stream"] for m in run.messages if m["type"] in ("SCHEMA", "RECORD")}
+    assert streams == {"sync_events"}
+    assert len(run.stream_records("sync_events")) == 100
