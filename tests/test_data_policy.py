@@ -33,6 +33,7 @@ SCHEMA_FIELDS = {
     "sync_http_status",
     "sync_error",
     "sync_attempts",
+    "removed_at",
 }
 GOOD = {
     "id": "campaign_1",
