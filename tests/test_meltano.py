@@ -232,3 +232,28 @@ def test_project_meltano_folder_is_private_to_the_user():
     """Meltano writes each run's config (password included) under .meltano/run."""
     mode = stat.S_IMODE((REPO_ROOT / ".meltano").stat().st_mode)
     assert mode == 0o700, oct(mode)
+
+
+def test_meltano_state_carries_changed_mode_and_removals(mock_api, pg_url, pg_schema):
+    """The packed ledger survives Meltano's state backend between two runs."""
+    server = mock_api("calm", campaigns=30)
+    env = {
+        **tap_env(server.url, TAP_MIXOADS_SYNC_MODE="changed"),
+        **target_postgres_env(pg_url, pg_schema),
+    }
+    suffix = uuid.uuid4().hex[:8]
+    first = meltano(*run_args(suffix=suffix), env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert len(server.stats()["sync_calls"]) == 30
+    server.reset()
+    server.configure(
+        edited_campaigns=["1:campaign_1"], deleted_campaigns=["1:campaign_30"]
+    )
+    second = meltano(*run_args(suffix=suffix), env=env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert server.stats()["sync_calls"] == {"campaign_1": 1}
+    rows = query(
+        pg_url,
+        f'select id, name from "{pg_schema}".campaigns where removed_at is not null',
+    )
+    assert rows == [("campaign_30", "Campaign 30")]
