@@ -120,8 +120,15 @@ def _threads_of(pid: int) -> int:
 
 
 def start_pipeline(
-    tap_cfg: dict[str, Any], target_cfg: dict[str, Any], tmp: Path, name: str
+    tap_cfg: dict[str, Any],
+    target_cfg: dict[str, Any],
+    tmp: Path,
+    name: str,
+    *,
+    tap_args: tuple[str, ...] = (),
+    target_stdout: Any = subprocess.DEVNULL,
 ) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], Path, Path]:
+    """Launch tap | target-postgres (extra tap arguments, where the state goes)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_MIXOADS_")}
     tap_path = tmp / f"{name}.tap.json"
     tap_path.write_text(json.dumps(tap_cfg))
@@ -131,7 +138,7 @@ def start_pipeline(
     target_err = tmp / f"{name}.target.err"
     with tap_err.open("wb") as tap_fh, target_err.open("wb") as target_fh:
         tap = subprocess.Popen(
-            [sys.executable, "-m", "tap_mixoads", "--config", str(tap_path)],
+            [sys.executable, "-m", "tap_mixoads", "--config", str(tap_path), *tap_args],
             stdout=subprocess.PIPE,
             stderr=tap_fh,
             cwd=REPO_ROOT,
@@ -144,7 +151,7 @@ def start_pipeline(
                 str(target_path),
             ],
             stdin=tap.stdout,
-            stdout=subprocess.DEVNULL,
+            stdout=target_stdout,
             stderr=target_fh,
             cwd=REPO_ROOT,
             env=env,
@@ -292,19 +299,21 @@ def check(row: Row) -> Row:
     return row
 
 
+def account_entries(k: int) -> list[dict[str, str]]:
+    """``accounts`` entries for the mock's accounts 1..k."""
+    entries = []
+    for n in range(1, k + 1):
+        email, password = account_credentials(n)
+        entries.append(
+            {"client_id": account_client_id(n), "email": email, "password": password}
+        )
+    return entries
+
+
 def many_accounts(pg_url: str, k: int, tag: str) -> Row:
     schema = f"bench_accts_{tag}_k{k}"
     with mock(k, CAMPAIGNS) as server:
-        entries = []
-        for n in range(1, k + 1):
-            email, password = account_credentials(n)
-            entries.append(
-                {
-                    "client_id": account_client_id(n),
-                    "email": email,
-                    "password": password,
-                }
-            )
+        entries = account_entries(k)
         tap_cfg = {**base_config(server.url), "accounts": entries}
         origin = mock_clock_origin(server)
         started, wall, procs = run_all(

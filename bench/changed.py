@@ -21,16 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.accounts import REPO_ROOT, mock, rows_in
+from bench.accounts import account_entries, mock, rows_in, start_pipeline
 from devtools.pg import postgres_from_env_or_private, target_postgres_config
-from mock_api.accounts import account_client_id, account_credentials
 
 CAMPAIGNS = 100
 PAGE_SIZE = 10
@@ -45,45 +42,24 @@ def pipeline(
     tmp: Path,
 ) -> tuple[float, int, int, dict[str, Any] | None, str]:
     """Run tap | target-postgres; (wall, tap rc, target rc, final state, stderr)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_MIXOADS_")}
-    (tmp / "tap.json").write_text(json.dumps(tap_cfg))
-    (tmp / "target.json").write_text(json.dumps(target_cfg))
-    args = ["--config", str(tmp / "tap.json")]
+    args: tuple[str, ...] = ()
     if state is not None:
         (tmp / "state.json").write_text(json.dumps(state))
-        args += ["--state", str(tmp / "state.json")]
+        args = ("--state", str(tmp / "state.json"))
     started = time.monotonic()
-    with (tmp / "tap.err").open("wb") as err:
-        tap = subprocess.Popen(
-            [sys.executable, "-m", "tap_mixoads", *args],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            cwd=REPO_ROOT,
-            env=env,
+    with (tmp / "target.out").open("wb") as out:
+        tap, target, tap_err, _ = start_pipeline(
+            tap_cfg, target_cfg, tmp, "run", tap_args=args, target_stdout=out
         )
-        target = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "target-postgres"),
-                "--config",
-                str(tmp / "target.json"),
-            ],
-            stdin=tap.stdout,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            cwd=REPO_ROOT,
-            env=env,
-        )
-        assert tap.stdout is not None
-        tap.stdout.close()
-        out, _ = target.communicate(timeout=900)
+        target.wait(timeout=900)
         tap.wait(timeout=60)
     wall = time.monotonic() - started
     final = None
-    for line in reversed(out.decode().splitlines()):
+    for line in reversed((tmp / "target.out").read_text().splitlines()):
         if line.startswith("{"):
             final = json.loads(line)
             break
-    stderr = (tmp / "tap.err").read_text(errors="replace")
+    stderr = tap_err.read_text(errors="replace")
     return wall, tap.returncode, target.returncode, final, stderr
 
 
@@ -104,16 +80,7 @@ def main() -> int:
         postgres_from_env_or_private(Path(tmp_name) / "pg") as pg_url,
         mock(k, CAMPAIGNS) as server,
     ):
-        entries = []
-        for n in range(1, k + 1):
-            email, password = account_credentials(n)
-            entries.append(
-                {
-                    "client_id": account_client_id(n),
-                    "email": email,
-                    "password": password,
-                }
-            )
+        entries = account_entries(k)
         base = {
             "api_url": server.url,
             "accounts": entries,
