@@ -81,6 +81,10 @@ def _check_bearer(request: web.Request, state: ServerState) -> web.Response | No
     return None
 
 
+#: The fault counter of ``sync_429_ids``.
+SYNC_429 = "sync_429"
+
+
 def _forced_429(cfg: Config, state: ServerState, client: str) -> bool:
     """Whether ``force_429_after`` rejects this client's call now."""
     if not cfg.force_429_after:
@@ -101,6 +105,12 @@ async def _api(
     stats.record_api_arrival(client, now, cfg.rate_window)
     if route == ROUTE_SYNC:
         stats.record_sync(client, request.match_info["id"])
+    if route == ROUTE_SYNC and request.match_info["id"] in cfg.sync_429_ids:
+        # A 429 this campaign's sync gets every time, whatever the limiter
+        # says: a 429 path a test can count on, however slow the machine.
+        stats.faults[SYNC_429] += 1
+        stats.record_rate_limited(client)
+        return _rate_limited(cfg, cfg.retry_after_seconds or 1), True
     if _forced_429(cfg, state, client):
         stats.faults[faults.FORCED_429] += 1
         stats.record_rate_limited(client)

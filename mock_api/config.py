@@ -180,6 +180,8 @@ class Config:
 
     Sync:
         sync_fail_ids: Campaign ids whose sync always answers JSON 500.
+        sync_429_ids: Campaign ids whose sync always answers 429 (Retry-After
+            1 s, or ``retry_after_seconds``), whatever the limiter says.
         sync_route_missing: Every sync answers 404 with a text/html
             ``Cannot POST <path>`` page, as a proxy or a router without the
             route would - unlike the vendor's own JSON 404 ``{"error": "Not
@@ -224,6 +226,7 @@ class Config:
     sync_delay: float = 2.0
     sync_error_rate: float = 0.0
     sync_fail_ids: tuple[str, ...] = ()
+    sync_429_ids: tuple[str, ...] = ()
     sync_route_missing: bool = False
     sync_down: bool = False
     sync_unknown_ids: tuple[str, ...] = ()

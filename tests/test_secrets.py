@@ -42,6 +42,10 @@ FAILURE_KNOBS: dict[str, Any] = {
     "rate_limit": 25,
     "rate_window": 1.0,
     "sync_fail_ids": "3,33",
+    # campaign_33's sync is answered 429 every time: the 429 path is taken
+    # on every run, however slow the machine (the server's 25 calls/s limit
+    # alone was not reached on a loaded CI run).
+    "sync_429_ids": "33",
 }
 
 
@@ -81,11 +85,7 @@ def test_pipeline_through_every_failure_path_leaks_nothing(
     # run_pipeline passes the environment on: both plugins log at DEBUG.
     monkeypatch.setenv("LOGLEVEL", "DEBUG")
     server = mock_api("calm", password=PASSWORD, seed=31, **FAILURE_KNOBS)
-    # 16 sync workers: with 8, most of them in a fault's backoff on a loaded
-    # machine, a run once stayed under the server's 25 calls/s and saw no 429
-    # (1 to 3 in three runs beside two CPU burners; 10 to 19 with 16).
-    config = debug_config(server.url, sync_concurrency=16)
-    run = run_pipeline(config, target_config, timeout=240)
+    run = run_pipeline(debug_config(server.url), target_config, timeout=240)
     assert run.tap_returncode == 0, run.tap_stderr[-3000:]
     assert run.target_returncode == 0, run.target_stderr[-3000:]
     stats = server.stats()
@@ -95,15 +95,18 @@ def test_pipeline_through_every_failure_path_leaks_nothing(
     assert {"error_503", "token_error"} <= set(stats["faults"]), stats["faults"]
     assert "DEBUG" in run.tap_stderr and "DEBUG" in run.target_stderr
     table = dump_table(pg_url, pg_schema)
-    # The recorded sync failures (campaigns 3 and 33 always fail) are in the
-    # rows; the last attempt's reason varies (500, a hang, a reset, ...).
+    # The recorded sync failures (campaigns 3 and 33 always fail: 500s and
+    # 429s) are in the rows; the last attempt's reason varies (500, a hang, a
+    # reset, ...).
     # Under this storm (30% faults per attempt, and a budget 4x the server's
     # limit) another campaign may rarely fail all 6 attempts too: it is then
     # recorded the same way, which is what this test checks for secrets.
     failed_rows = [line for line in table.splitlines() if ",failed," in line]
     failed = {line.split(",", 2)[1] for line in failed_rows}
     assert {"campaign_3", "campaign_33"} <= failed
-    assert len(failed) <= 4, failed
+    # A sanity bound, not the point: on a loaded machine the 1 s timeout
+    # fails more attempts, and a few more campaigns may use up all 6.
+    assert len(failed) <= 20, failed
     assert_no_secret(
         {
             "tap stderr": run.tap_stderr,
