@@ -32,10 +32,9 @@ from pathlib import Path
 import aiohttp
 import requests
 
+from mock_api.config import demo_email, demo_password
 from mock_api.testing import MockServer
 
-DEMO_EMAIL = "admin@mixoads.com"
-DEMO_PASSWORD = "SuperSecret123!"  # the mock's documented demo account
 NEEDED_PER_S = 101_000 / 600
 THREADS = 64
 IN_FLIGHT = 400
@@ -50,7 +49,8 @@ def threads_now() -> int:
 
 
 def token(url: str) -> str:
-    basic = base64.b64encode(f"{DEMO_EMAIL}:{DEMO_PASSWORD}".encode()).decode()
+    # The mock's demo account, from the environment or .env.example.
+    basic = base64.b64encode(f"{demo_email()}:{demo_password()}".encode()).decode()
     answer = requests.post(
         f"{url}/auth/token", headers={"Authorization": f"Basic {basic}"}, timeout=10
     )
