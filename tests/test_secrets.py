@@ -85,7 +85,10 @@ def test_pipeline_through_every_failure_path_leaks_nothing(
     # run_pipeline passes the environment on: both plugins log at DEBUG.
     monkeypatch.setenv("LOGLEVEL", "DEBUG")
     server = mock_api("calm", password=PASSWORD, seed=31, **FAILURE_KNOBS)
-    run = run_pipeline(debug_config(server.url), target_config, timeout=240)
+    # A 2 s timeout still cuts the 3 s hangs; at 1 s, a loaded machine timed
+    # out healthy list calls too, and one page used up its 6 attempts.
+    config = debug_config(server.url, request_timeout=2.0)
+    run = run_pipeline(config, target_config, timeout=240)
     assert run.tap_returncode == 0, run.tap_stderr[-3000:]
     assert run.target_returncode == 0, run.target_stderr[-3000:]
     stats = server.stats()
