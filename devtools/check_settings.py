@@ -80,7 +80,7 @@ def _label(name: str, prop: dict[str, Any]) -> str:
 
 def expected_settings() -> list[dict[str, Any]]:
     """The Meltano settings list derived from the tap's schema."""
-    from tap_mixoads.config_sources import contains_secret
+    from tap_mixoads.config.sources import contains_secret
 
     settings: list[dict[str, Any]] = []
     for name, prop in _schema()["properties"].items():

@@ -22,11 +22,9 @@ The campaigns stream now stops yielding at ``ABORT_AT_RECORD_COUNT`` itself,
 so the SDK no longer raises for it; the filter stays as a guard for any
 stream that does not.
 
-Private name relied on: the CLI's parsed ``--config`` value is the SDK's
-``_ConfigInput`` (attributes ``config`` and ``parse_env``); the SDK's own
-``cb_test`` reads it the same way and offers no public accessor.
-``tests/test_settings.py::test_sdk_private_names_we_rely_on`` fails if it
-changes.
+The CLI's parsed ``--config`` value is read through
+:func:`tap_mixoads.private_api.cli_config_input` (a private SDK name, kept
+there with its guard test).
 """
 
 from __future__ import annotations
@@ -39,13 +37,14 @@ from singer_sdk.exceptions import MaxRecordsLimitException
 from typing_extensions import override
 
 from tap_mixoads.errors import MixoAdsError
+from tap_mixoads.private_api import cli_config_input
 
 if t.TYPE_CHECKING:
     import click
     from singer_sdk import Tap
     from singer_sdk.singerlib.encoding.simple import Message
 
-    from tap_mixoads.run import RunContext
+    from tap_mixoads.engine.run import RunContext
 
 #: How ``Stream.sync`` words its log line for an exception leaving the stream.
 UNHANDLED_ERROR_PREFIX = "An unhandled error occurred while syncing"
@@ -92,11 +91,11 @@ def run(tap_class: type[Tap], ctx: click.Context) -> None:
     Raises:
         NoRecordError: if no stream produced a record.
     """
-    config = ctx.params.get("config")
+    config, parse_env = cli_config_input(ctx.params.get("config"))
     writer = counting_writer(tap_class.message_writer_class)
     tap = tap_class(
-        config=getattr(config, "config", {}),
-        parse_env_config=bool(getattr(config, "parse_env", False)),
+        config=config,
+        parse_env_config=parse_env,
         validate_config=True,
         message_writer=writer,
     )

@@ -28,7 +28,7 @@ import sys
 import typing as t
 from pathlib import Path
 
-from tap_mixoads.shards import Shard
+from tap_mixoads.config.shards import Shard
 
 #: Where the accounts' ledgers are, inside a Singer state.
 ACCOUNTS_PATH = ("bookmarks", "campaigns", "accounts")

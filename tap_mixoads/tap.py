@@ -31,14 +31,15 @@ from singer_sdk.streams import Stream
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
-from tap_mixoads import selftest, settings, streams
-from tap_mixoads.config_sources import coerce, env_config, read_config_file
+from tap_mixoads import selftest, streams
+from tap_mixoads.config import checks as settings
+from tap_mixoads.config.checks import config_problems, raise_for_problems
+from tap_mixoads.config.sources import coerce, env_config, read_config_file
+from tap_mixoads.engine.run import RunContext
 from tap_mixoads.errors import AccountFailedError, ConfigError, RunInterruptedError
-from tap_mixoads.run import RunContext
-from tap_mixoads.settings import config_problems, raise_for_problems
+from tap_mixoads.singer.writer import FastSingerWriter
 from tap_mixoads.sync.change import change_fields_problem
 from tap_mixoads.sync.state import START_FRESH, StateError, parse_state
-from tap_mixoads.writer import FastSingerWriter
 
 if t.TYPE_CHECKING:
     from pathlib import PurePath

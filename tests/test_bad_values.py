@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from mock_api.config import BAD_VALUES
+from tap_mixoads.extract.normalizer import MAX_ID_CHARS
 from tap_mixoads.http.responses import error_text, printable
-from tap_mixoads.records import MAX_ID_CHARS
 from tests.conftest import query
 from tests.helpers import run_pipeline, run_tap, tap_config
 
@@ -142,7 +142,7 @@ def test_a_nul_in_server_text_is_made_visible_not_stored():
 
 
 def test_numbers_are_never_rounded_into_range_or_out_of_their_digits():
-    from tap_mixoads.records import CampaignNormalizer
+    from tap_mixoads.extract.normalizer import CampaignNormalizer
 
     schema = {
         "properties": {

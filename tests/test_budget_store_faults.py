@@ -41,7 +41,7 @@ from tap_mixoads.http.shared_budget import (
     open_store,
     table_name,
 )
-from tap_mixoads.sync.hook import DEFERRED, CampaignSyncer
+from tap_mixoads.sync.syncer import DEFERRED, CampaignSyncer
 from tests.helpers import REPO_ROOT, run_tap, tap_config
 
 #: The store's bound in these tests (seconds).
@@ -379,13 +379,12 @@ def test_a_budget_failure_defers_the_sync_and_stops_the_account(
 ) -> None:
     calls: list[str] = []
 
-    def send(request: Any, on_attempt: Any) -> Any:
-        calls.append(request.url)
+    def send(campaign_id: Any, on_attempt: Any) -> Any:
+        calls.append(campaign_id)
         on_attempt()
         raise error
 
     syncer = CampaignSyncer(
-        url_base="http://api.invalid",
         send=send,
         concurrency=1,
         logger=logging.getLogger("test"),

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tap_mixoads.records import CampaignNormalizer
-from tap_mixoads.streams import CampaignsStream
+from tap_mixoads.extract.normalizer import CampaignNormalizer
+from tap_mixoads.streams.campaigns import CampaignsStream
 from tests.helpers import run_tap, tap_config
 
 ALL_IDS = {f"campaign_{i}" for i in range(1, 101)}

@@ -37,7 +37,7 @@ from tests.helpers import REPO_ROOT, failure_lines, meltano_isolation, mock_acco
 from tests.test_meltano import LOCK_PATH, MELTANO
 
 KS = (1, 2, 3, 4)
-#: Where each account lands (tap_mixoads.shards; pinned in tests/test_shards.py).
+#: Where each account lands (tap_mixoads.config.shards; pinned in tests/test_shards.py).
 TWO_SHARDS = {1: {1, 2, 3}, 2: {4}}
 THREE_SHARDS = {1: {1, 2, 4}, 2: set(), 3: {3}}
 CAMPAIGNS = 20

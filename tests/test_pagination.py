@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tap_mixoads.errors import ShortReadError
-from tap_mixoads.pagination import CampaignPaginator
+from tap_mixoads.extract.paginator import CampaignPaginator
 from tests.helpers import error_lines, run_tap, tap_config
 
 ALL_IDS = {f"campaign_{i}" for i in range(1, 101)}

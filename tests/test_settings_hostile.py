@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_mixoads.settings import config_problems
+from tap_mixoads.config.checks import config_problems
 from tap_mixoads.tap import TapMixoAds
 from tests.helpers import run_tap, tap_config
 from tests.test_meltano import meltano, tap_env

@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
+from tap_mixoads.config.shards import Shard
 from tap_mixoads.shard_state import State, StateFileError, merge, run, split
-from tap_mixoads.shards import Shard
 from tests.helpers import REPO_ROOT
 
 

@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from tap_mixoads.accounts import (
+from tap_mixoads.config.accounts import (
     accounts_from_config,
     configured_accounts,
     empty_shard_note,
 )
+from tap_mixoads.config.checks import config_problems, raise_for_problems
+from tap_mixoads.config.shards import Shard, shard_of
 from tap_mixoads.errors import ConfigError
-from tap_mixoads.settings import config_problems, raise_for_problems
-from tap_mixoads.shards import Shard, shard_of
 from tap_mixoads.tap import TapMixoAds
 from tests.helpers import error_lines, mock_accounts, run_tap, tap_config
 

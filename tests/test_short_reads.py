@@ -12,10 +12,10 @@ import logging
 import pytest
 import requests
 
-from tap_mixoads import pagination
-from tap_mixoads.pagination import CampaignPaginator
-from tap_mixoads.sync import hook
-from tap_mixoads.sync.hook import CampaignSyncer
+from tap_mixoads.extract import paginator as pagination
+from tap_mixoads.extract.paginator import CampaignPaginator
+from tap_mixoads.sync import syncer as hook
+from tap_mixoads.sync.syncer import CampaignSyncer
 from tests.conftest import query
 from tests.helpers import error_lines, run_pipeline, run_tap, tap_config
 
@@ -217,14 +217,12 @@ def test_platform_404s_for_most_campaigns_mean_the_route_is_missing():
     # exists. Syncing stops; no record is dropped.
     sent = []
 
-    def send(request, on_attempt):
+    def send(campaign_id, on_attempt):
         on_attempt()
-        campaign_id = request.url.rsplit("/", 2)[-2]
         sent.append(campaign_id)
         raise requests.HTTPError(response=_platform_404(campaign_id))
 
     syncer = CampaignSyncer(
-        url_base="http://api",
         send=send,
         concurrency=1,
         logger=logging.getLogger("t"),
@@ -246,9 +244,8 @@ def test_platform_404s_for_most_campaigns_mean_the_route_is_missing():
 def _syncer_answering(not_found: set[str], failing: frozenset[str] = frozenset()):
     """A syncer whose calls answer the platform's 404, a 500 or a success."""
 
-    def send(request, on_attempt):
+    def send(campaign_id, on_attempt):
         on_attempt()
-        campaign_id = request.url.rsplit("/", 2)[-2]
         if campaign_id in not_found:
             raise requests.HTTPError(response=_platform_404(campaign_id))
         if campaign_id in failing:
@@ -263,9 +260,7 @@ def _syncer_answering(not_found: set[str], failing: frozenset[str] = frozenset()
         ).encode()
         return response
 
-    return CampaignSyncer(
-        url_base="http://api", send=send, concurrency=1, logger=logging.getLogger("t")
-    )
+    return CampaignSyncer(send=send, concurrency=1, logger=logging.getLogger("t"))
 
 
 @pytest.mark.parametrize(
@@ -322,9 +317,8 @@ def test_platform_404s_short_of_a_clear_majority_are_campaigns():
 
 
 def test_one_platform_404_among_successes_drops_only_that_campaign():
-    def send(request, on_attempt):
+    def send(campaign_id, on_attempt):
         on_attempt()
-        campaign_id = request.url.rsplit("/", 2)[-2]
         if campaign_id == "campaign_7":
             raise requests.HTTPError(response=_platform_404(campaign_id))
         response = requests.Response()
@@ -334,9 +328,7 @@ def test_one_platform_404_among_successes_drops_only_that_campaign():
         ).encode()
         return response
 
-    syncer = CampaignSyncer(
-        url_base="http://api", send=send, concurrency=1, logger=logging.getLogger("t")
-    )
+    syncer = CampaignSyncer(send=send, concurrency=1, logger=logging.getLogger("t"))
     out = list(syncer.sync_all([{"id": f"campaign_{i}"} for i in range(1, 21)]))
     assert len(out) == 19 and "campaign_7" not in [r["id"] for r in out]
     assert syncer.route_missing is None

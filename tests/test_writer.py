@@ -9,8 +9,8 @@ import sys
 
 from singer_sdk.singerlib.encoding.simple import RecordMessage, StateMessage
 
-from tap_mixoads import writer as writer_module
-from tap_mixoads.writer import FastSingerWriter
+from tap_mixoads.singer import writer as writer_module
+from tap_mixoads.singer.writer import FastSingerWriter
 from tests.helpers import run_tap, tap_config
 
 

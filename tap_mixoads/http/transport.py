@@ -44,6 +44,7 @@ from tap_mixoads.http.departure import POOL_CLASSES, report_socket, report_writt
 from tap_mixoads.http.endpoints import TOKEN_PATH, template_of
 from tap_mixoads.http.responses import error_text, path_of
 from tap_mixoads.http.watchdog import WATCHDOG, watched
+from tap_mixoads.private_api import set_body
 
 if t.TYPE_CHECKING:
     import logging
@@ -426,7 +427,7 @@ class AccountTransport(HTTPAdapter):
             raise requests.exceptions.ChunkedEncodingError(
                 exc, response=response
             ) from exc
-        response._content = b"".join(chunks)
+        set_body(response, b"".join(chunks))
 
 
 class InterruptedRunError(requests.exceptions.RequestException):

@@ -39,7 +39,7 @@ import datetime
 import time
 import typing as t
 
-from tap_mixoads.sync.hook import (
+from tap_mixoads.sync.outcome import (
     DEFERRED,
     FAILED,
     NOT_FOUND,

@@ -29,14 +29,15 @@ from __future__ import annotations
 import typing as t
 
 from tap_mixoads.sync.change import DEFAULT_CHANGE_FIELDS, fingerprint
-from tap_mixoads.sync.hook import CampaignSyncer, SyncOutcome
 from tap_mixoads.sync.ledger import Ledger, Removal
+from tap_mixoads.sync.outcome import SyncOutcome
+from tap_mixoads.sync.syncer import CampaignSyncer
 
 if t.TYPE_CHECKING:
     import logging
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
-    from tap_mixoads.sync.hook import SendFunc
+    from tap_mixoads.sync.syncer import SendFunc
 
 ALL, FAILED_ONLY, CHANGED, NONE = "all", "failed", "changed", "none"
 
@@ -48,7 +49,6 @@ class AccountSync:
         mode: ``all``, ``failed``, ``changed`` or ``none``.
         prior_state: the account's state entry from the previous run.
         config: the tap's config (concurrency, breaker, give-up settings).
-        url_base: the API base URL.
         send: sends one sync call with the account's full policy.
         gives_up: whether a failure stops the account at once (long 429).
         logger: the stream's logger.
@@ -61,7 +61,6 @@ class AccountSync:
         mode: str,
         prior_state: Mapping[str, t.Any],
         config: Mapping[str, t.Any],
-        url_base: str,
         send: SendFunc,
         gives_up: Callable[[BaseException], bool],
         logger: logging.Logger,
@@ -92,7 +91,6 @@ class AccountSync:
         #: Fingerprints of the listed campaigns whose outcome is pending.
         self._fingerprints: dict[str, str] = {}
         self.syncer = CampaignSyncer(
-            url_base=url_base,
             send=send,
             concurrency=int(config.get("sync_concurrency") or 4),
             logger=logger,

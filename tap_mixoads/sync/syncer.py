@@ -40,11 +40,11 @@ from concurrent.futures import (
     wait,
 )
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 import requests
 
 from tap_mixoads.errors import AccountStoppedError
+from tap_mixoads.extract.normalizer import iso_datetime_or_none
 from tap_mixoads.http.endpoints import SYNC_PATH
 from tap_mixoads.http.responses import (
     decode_json,
@@ -54,7 +54,14 @@ from tap_mixoads.http.responses import (
     is_platform_error,
     printable,
 )
-from tap_mixoads.records import iso_datetime_or_none
+from tap_mixoads.sync.outcome import (
+    DEFERRED,
+    FAILED,
+    NOT_FOUND,
+    NOT_SYNCED,
+    SUCCESS,
+    SyncOutcome,
+)
 
 if t.TYPE_CHECKING:
     import logging
@@ -73,47 +80,11 @@ MISSING_ROUTE_SHARE = 2 / 3
 #: Longest error text stored in ``sync_error``.
 MAX_ERROR_CHARS = 500
 
-SUCCESS = "success"
-FAILED = "failed"
-#: Outcome of a sync answered 404 by the platform: the campaign does not exist.
-NOT_FOUND = "not_found"
-#: Not synced in this run because syncing stopped (breaker, missing route).
-DEFERRED = "deferred"
-
-SendFunc = t.Callable[
-    [requests.PreparedRequest, t.Callable[[], None]], requests.Response
-]
-
-
-@dataclass(frozen=True)
-class SyncOutcome:
-    """What happened to one campaign's sync, as it goes onto the record."""
-
-    status: str
-    synced_at: str | None = None
-    http_status: int | None = None
-    error: str | None = None
-    attempts: int = 0
-
-    def as_fields(self) -> dict[str, t.Any]:
-        """The record fields this outcome fills in."""
-        return {
-            "sync_status": self.status,
-            "synced_at": self.synced_at,
-            "sync_http_status": self.http_status,
-            "sync_error": self.error,
-            "sync_attempts": self.attempts,
-        }
-
-
-#: Fields of a record when the hook is off.
-NOT_SYNCED: dict[str, t.Any] = {
-    "sync_status": None,
-    "synced_at": None,
-    "sync_http_status": None,
-    "sync_error": None,
-    "sync_attempts": None,
-}
+#: Sends one campaign's sync call with the account's full policy (pace,
+#: token, deadline, retries, classification) and returns the final answer,
+#: or raises when the call failed for good; the callable is run once per
+#: attempt. :meth:`tap_mixoads.http.api.AccountAPI.sync_campaign` is one.
+SendFunc = t.Callable[[str, t.Callable[[], None]], requests.Response]
 
 
 @dataclass
@@ -154,11 +125,7 @@ class CampaignSyncer:
     """Runs the sync calls concurrently and merges outcomes into records.
 
     Args:
-        url_base: the API base URL.
-        send: sends one prepared request with the full policy (auth, budget,
-            timeout, retries) and returns the final response; raises when
-            the call fails for good. Its second argument is called once per
-            attempt.
+        send: sends one campaign's sync call (see :data:`SendFunc`).
         concurrency: most sync calls in flight at once.
         logger: where progress and the summary go.
         label: names the account in log lines (``[client acme]``).
@@ -171,7 +138,6 @@ class CampaignSyncer:
     def __init__(
         self,
         *,
-        url_base: str,
         send: SendFunc,
         concurrency: int,
         logger: logging.Logger,
@@ -179,7 +145,6 @@ class CampaignSyncer:
         breaker_threshold: int = 0,
         gives_up: Callable[[BaseException], bool] | None = None,
     ) -> None:
-        self._url_base = url_base
         self.breaker_threshold = breaker_threshold
         self._gives_up = gives_up or (lambda _exc: False)
         self._failed_in_a_row = 0
@@ -215,10 +180,6 @@ class CampaignSyncer:
             return self._deferred()
         with self._lock:
             self.started += 1
-        url = self._url_base + SYNC_PATH.format(id=quote(campaign_id, safe=""))
-        request = requests.Request(
-            "POST", url, json={"campaign_id": campaign_id}
-        ).prepare()
         attempts = 0
 
         def count_attempt() -> None:
@@ -226,7 +187,7 @@ class CampaignSyncer:
             attempts += 1
 
         try:
-            response = self._send(request, count_attempt)
+            response = self._send(campaign_id, count_attempt)
         except Exception as exc:  # every failure becomes an outcome
             if self._gives_up(exc) or isinstance(exc, AccountStoppedError):
                 # Not this campaign's fault: the account must stop (deferred,

@@ -8,20 +8,19 @@ token and budget.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
 import functools
 import logging
 import os
 import stat
 import threading
-import time
 import typing as t
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from tap_mixoads import settings
-from tap_mixoads.accounts import Account, accounts_from_config, empty_shard_note
+from tap_mixoads.config import checks as settings
+from tap_mixoads.config.accounts import Account, accounts_from_config, empty_shard_note
+from tap_mixoads.config.mode import RunMode
+from tap_mixoads.engine.report import AccountReport
 from tap_mixoads.errors import AccountFailedError
 from tap_mixoads.http.client import AccountClient
 from tap_mixoads.http.responses import final_failure
@@ -29,171 +28,6 @@ from tap_mixoads.http.shared_budget import make_pacer
 
 #: Token exchanges at once when every account's login is checked.
 LOGIN_CHECK_WORKERS = 8
-#: Seconds between progress lines (``MIXOADS_PROGRESS_SECONDS`` in the
-#: environment may shorten it, for tests and impatient operators).
-PROGRESS_SECONDS = 30.0
-
-
-class SyncLike(t.Protocol):
-    """What the report reads from an account's sync (the layer above)."""
-
-    ledger: t.Any
-    syncer: t.Any
-    mode: str
-    stale_dropped: int
-    unchanged: int
-    removals: list[t.Any]
-
-    def summary(self) -> str:
-        """The sync's one-line summary."""
-        ...
-
-
-@dataclasses.dataclass
-class AccountReport:
-    """What one account's run did: its closing line, progress and run report."""
-
-    account: Account
-    client: AccountClient
-    run_id: str
-    extracted: int = 0
-    sync: SyncLike | None = None
-    paginator_of: t.Callable[[], t.Any] = lambda: None
-    started_at: float = dataclasses.field(default_factory=time.time)
-    ended_at: float | None = None
-    _started_mono: float = dataclasses.field(default_factory=time.monotonic)
-    _ended_mono: float | None = None
-    #: How many of the syncer's events are already in ``RunContext.sync_events``.
-    events_taken: int = 0
-
-    def finish(self) -> None:
-        """Note the account's end (once)."""
-        if self.ended_at is None:
-            self.ended_at = time.time()
-            self._ended_mono = time.monotonic()
-
-    @property
-    def wall_seconds(self) -> float:
-        """Seconds from the account's start to its end (or now)."""
-        end = self._ended_mono if self._ended_mono is not None else time.monotonic()
-        return end - self._started_mono
-
-    def summary_line(self) -> str:
-        """``100 campaigns, synced 98/100 (...); 203 calls, 0 x 429, 1 retry``."""
-        stats = self.client.stats
-        line = f"{self.extracted} campaigns"
-        if self.sync is not None:
-            line += f", {self.sync.summary()}"
-        return (
-            f"{line}; {stats.total()} calls, {stats.with_status(429)} x 429, "
-            f"{stats.retries} retries, {self.client.token.tokens_obtained} tokens"
-        )
-
-    def progress_line(self) -> str:
-        """``listed 100/100, synced 40/100 (1 failed), about 6 min left ...``."""
-        paginator = self.paginator_of()
-        listed = getattr(paginator, "received", 0)
-        total = getattr(paginator, "max_total", None)
-        line = f"listed {listed}/{total if total is not None else '?'}"
-        rpm = self.account.requests_per_minute
-        remaining_calls = 0
-        if paginator is not None and total is not None and listed < total:
-            per_page = max(1, getattr(paginator, "page_size", 100))
-            remaining_calls += -(-(total - listed) // per_page)
-        if self.sync is not None and self.sync.mode != "none":
-            syncer = self.sync.syncer
-            done = syncer.succeeded + len(syncer.failures)
-            target = total if total is not None else listed
-            line += f", synced {syncer.succeeded}/{target}"
-            if syncer.failures:
-                line += f" ({len(syncer.failures)} failed)"
-            if not syncer.stopped:
-                remaining_calls += max(0, target - done)
-        if total is None:
-            # Nothing listed yet (the first page keeps failing, say): any
-            # estimate would be a guess, and "about 0 s left" a wrong one.
-            return f"{line}, time left not known until a page is read"
-        minutes = remaining_calls / rpm if rpm else 0.0
-        left = f"{minutes:.0f} min" if minutes >= 1 else f"{minutes * 60:.0f} s"
-        return f"{line}, about {left} left at {rpm:g} calls/min"
-
-    def as_record(self) -> dict[str, t.Any]:
-        """The ``sync_runs`` record (and the JSON of the run-report line)."""
-        stats = self.client.stats
-        api_calls = stats.total(prefix="GET /api") + stats.total(prefix="POST /api")
-        rpm = self.account.requests_per_minute
-        floor = api_calls * 60 / rpm if rpm else 0.0
-        syncer = self.sync.syncer if self.sync is not None else None
-        held = self.sync.ledger.counts() if self.sync is not None else {}
-        wall = self.wall_seconds
-        return {
-            "run_id": self.run_id,
-            "client_id": self.account.client_id,
-            "started_at": _iso(self.started_at),
-            "ended_at": _iso(self.ended_at or time.time()),
-            "campaigns": self.extracted,
-            "synced": syncer.succeeded if syncer else 0,
-            "failed": len(syncer.failures) if syncer else 0,
-            "deferred": syncer.deferred if syncer else 0,
-            "dead": held.get("dead", 0),
-            "stale_dropped": self.sync.stale_dropped if self.sync is not None else 0,
-            "unchanged": self.sync.unchanged if self.sync is not None else 0,
-            "removed": len(self.sync.removals) if self.sync is not None else 0,
-            "calls": stats.by_endpoint(),
-            "api_calls": api_calls,
-            "rate_limited": stats.with_status(429),
-            "retries": stats.retries,
-            "tokens_issued": self.client.token.tokens_obtained,
-            "floor_seconds": round(floor, 3),
-            "wall_seconds": round(wall, 3),
-            "floor_ratio": round(wall / floor, 3) if floor else None,
-        }
-
-
-def _iso(epoch: float) -> str:
-    return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc).isoformat()
-
-
-class ProgressReporter:
-    """A progress line per account at least every ``PROGRESS_SECONDS``.
-
-    A run at the vendor's pace takes about 10 minutes per 100 campaigns; a
-    line every 30 s says it is alive and how long is left.
-    """
-
-    def __init__(
-        self,
-        run: RunContext,
-        logger: logging.Logger,
-        *,
-        every: float | None = None,
-    ) -> None:
-        self.run = run
-        self.logger = logger
-        from_env = os.environ.get("MIXOADS_PROGRESS_SECONDS")
-        self.every = every or float(from_env or PROGRESS_SECONDS)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._loop, name="mixoads-progress", daemon=True
-        )
-
-    def start(self) -> None:
-        """Start reporting."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop reporting (the closing lines follow)."""
-        self._stop.set()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every):
-            for report in list(self.run.reports.values()):
-                if report.ended_at is None:
-                    self.logger.info(
-                        "campaigns %s: %s",
-                        report.account.label.strip(),  # with the shard, if set
-                        report.progress_line(),
-                    )
 
 
 class RunContext:
@@ -221,6 +55,40 @@ class RunContext:
         self._streams_done: set[str] = set()
         #: True once every selected stream has emitted its last record.
         self.records_complete = False
+        self._mode: RunMode | None = None
+        #: Records per stream before a connection test stops (else None).
+        self.record_limit: int | None = None
+
+    @property
+    def sync_mode(self) -> str:
+        """``sync_mode`` as configured (``sync_enabled`` folded in)."""
+        return settings.sync_mode(self.config)
+
+    def begin(self, *, record_limit: int | None) -> RunMode:
+        """Decide the run's mode, once: the first stream to read calls this.
+
+        Args:
+            record_limit: the SDK's ``ABORT_AT_RECORD_COUNT`` (set for a
+                connection test only).
+        """
+        if self._mode is None:
+            schema_only = bool(self.config.get("schema_only"))
+            self.record_limit = record_limit
+            self._mode = RunMode.decide(
+                schema_only=schema_only,
+                test=record_limit is not None,
+                # A schema_only run reads nothing: no probe to detect.
+                probe=not schema_only and self.probe,
+            )
+        return self._mode
+
+    @property
+    def mode(self) -> RunMode:
+        """The run's mode (see :meth:`begin`)."""
+        if self._mode is None:
+            msg = "the run's mode is read before it was decided"
+            raise RuntimeError(msg)
+        return self._mode
 
     @property
     def accounts(self) -> list[Account]:

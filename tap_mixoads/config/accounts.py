@@ -6,7 +6,7 @@ and ``requests_per_minute`` form the one account, as before accounts existed.
 An account entry without email or password borrows the top-level ones.
 
 With ``shard`` set (``"K/N"``), the run serves only the accounts whose client
-id falls in shard K of N (tap_mixoads.shards); without ``accounts``, the one
+id falls in shard K of N (tap_mixoads.config.shards); without ``accounts``, the one
 top-level account is in exactly one of the N shards, by the same rule, so
 the other shards run nothing.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from tap_mixoads.shards import Shard
+from tap_mixoads.config.shards import Shard
 
 
 @dataclasses.dataclass(frozen=True)

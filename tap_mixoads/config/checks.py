@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 from jsonschema.validators import validator_for
 
-from tap_mixoads.config_sources import contains_secret
+from tap_mixoads.config.shards import Shard
+from tap_mixoads.config.sources import contains_secret
 from tap_mixoads.errors import ConfigError
-from tap_mixoads.shards import Shard
 
 if t.TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError

@@ -8,7 +8,7 @@ flushes when it matters: after every non-RECORD message (SCHEMA, STATE, ...,
 so state reaches the target promptly), at least every ``FLUSH_INTERVAL``
 seconds while records flow, and at exit.
 
-A record that knows when its page arrived (:class:`~tap_mixoads.records.
+A record that knows when its page arrived (:class:`~tap_mixoads.extract.normalizer.
 ExtractedRecord`) gets that as its ``time_extracted``; the SDK stamps the
 moment of writing, which for a record that waited for its sync is later.
 """
@@ -30,7 +30,7 @@ from singer_sdk.singerlib.messages import RecordMessage
 from typing_extensions import override
 
 from tap_mixoads.errors import OutputClosedError
-from tap_mixoads.records import ExtractedRecord
+from tap_mixoads.extract.normalizer import ExtractedRecord
 
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib.encoding.simple import Message

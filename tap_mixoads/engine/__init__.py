@@ -1,0 +1,1 @@
+"""Running the accounts: shared run parts, the account pipeline, fan-in, reports."""

@@ -1,0 +1,1 @@
+"""One account's list: the page loop, the paging rules, the data policy."""

@@ -1,0 +1,69 @@
+"""One account's campaign list, page after page, as normalised records.
+
+The loop asks the account's API for page 1, 2, ... until the paginator says
+the list is exhausted (the SDK paginator's public ``current_value``,
+``advance`` and ``finished``); the paginator judges every attempt (a bad page is
+retried like a failed call) and hands each page's new rows over once; the
+normaliser turns them into the schema's types. Whether the list ended short
+of its total is the paginator's ``incomplete``, for the caller to judge once
+every record (and its sync) is through.
+"""
+
+from __future__ import annotations
+
+import datetime
+import typing as t
+
+from tap_mixoads.extract.normalizer import ExtractedRecord
+from tap_mixoads.http.responses import release
+
+if t.TYPE_CHECKING:
+    import logging
+    from collections.abc import Iterator
+
+    from tap_mixoads.extract.normalizer import CampaignNormalizer
+    from tap_mixoads.extract.paginator import CampaignPaginator
+    from tap_mixoads.http.api import AccountAPI
+
+#: The column that marks a campaign the platform no longer lists.
+REMOVED_AT = "removed_at"
+
+
+def campaign_records(
+    *,
+    api: AccountAPI,
+    paginator: CampaignPaginator,
+    normalizer: CampaignNormalizer,
+    client_id: str,
+    logger: logging.Logger,
+    label: str = "",
+) -> Iterator[dict[str, t.Any]]:
+    """Every campaign the account's list returns, normalised, in list order."""
+    while not paginator.finished:
+        response = api.list_page(
+            paginator.current_value, paginator.page_size, check=paginator.read
+        )
+        page = paginator.take_page(response)
+        release(response)
+        extracted_at = datetime.datetime.fromtimestamp(
+            page.received_at, tz=datetime.timezone.utc
+        )
+        where = f"page {page.number}"
+        count = 0
+        for raw in page.rows:
+            record = normalizer.normalize(raw, where=where)
+            if record is not None:
+                count += 1
+                extracted = ExtractedRecord(record, extracted_at=extracted_at)
+                extracted["client_id"] = client_id
+                extracted[REMOVED_AT] = None  # listed: not removed (or back)
+                yield extracted
+        logger.info(
+            "%sPage %d: %d campaigns (%d so far of %s)",
+            label,
+            page.number,
+            count,
+            paginator.received,
+            paginator.max_total if paginator.max_total is not None else "?",
+        )
+        paginator.advance(response)  # the SDK paginator's own step

@@ -1,0 +1,138 @@
+"""One account's API: the only place that sends a list or a sync call.
+
+Every call takes the same path: the retry policy runs attempts; each attempt
+goes through the account's session, whose transport paces it, puts the
+token on it and holds it to the whole-attempt deadline
+(:mod:`tap_mixoads.http.transport`); the answer is timed for the SDK's
+``http_request_duration`` metric, classified (:mod:`tap_mixoads.http.classify`)
+and, for a list page, judged by the caller's ``check`` before the attempt
+counts as answered. Callers get a good response or an exception; they never
+touch a session.
+"""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+from urllib.parse import quote
+
+import requests
+from singer_sdk import metrics
+
+from tap_mixoads.http.classify import classify
+from tap_mixoads.http.endpoints import CAMPAIGNS_PATH, SYNC_PATH
+
+if t.TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable
+
+    from tap_mixoads.http.client import AccountClient
+
+#: Called with each attempt's response after it is classified; raising
+#: makes the attempt fail (retried like any other failure).
+Check = t.Callable[[requests.Response], object]
+
+
+class AccountAPI:
+    """The calls one account makes, each with the account's full policy.
+
+    Args:
+        client: the account's HTTP resources (session, retry, timeout).
+        url_base: the API's base URL, without a trailing slash.
+        user_agent: the ``User-Agent`` header of every call.
+        stream_name: the stream the calls' metrics are tagged with.
+        metrics_logger: where the SDK's metric points go.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: AccountClient,
+        url_base: str,
+        user_agent: str,
+        stream_name: str,
+        metrics_logger: logging.Logger,
+    ) -> None:
+        self.client = client
+        self.url_base = url_base
+        self.stream_name = stream_name
+        self.metrics_logger = metrics_logger
+        self._headers = {"Accept": "application/json", "User-Agent": user_agent}
+        self._lock = threading.Lock()
+        self._counters = {
+            endpoint: metrics.http_request_counter(stream_name, endpoint)
+            for endpoint in (CAMPAIGNS_PATH, SYNC_PATH)
+        }
+
+    def list_page(self, page: int, limit: int, *, check: Check) -> requests.Response:
+        """One page of the campaign list, classified and accepted by ``check``."""
+        request = requests.Request(
+            "GET",
+            self.url_base + CAMPAIGNS_PATH,
+            params={"page": page, "limit": limit},
+            headers=self._headers,
+        ).prepare()
+        return self._call(request, CAMPAIGNS_PATH, check=check)
+
+    def sync_campaign(
+        self, campaign_id: str, on_attempt: Callable[[], None]
+    ) -> requests.Response:
+        """Ask the platform to sync one campaign; ``on_attempt`` runs per attempt."""
+        url = self.url_base + SYNC_PATH.format(id=quote(campaign_id, safe=""))
+        request = requests.Request(
+            "POST", url, json={"campaign_id": campaign_id}, headers=self._headers
+        ).prepare()
+        return self._call(request, SYNC_PATH, on_attempt=on_attempt)
+
+    def close(self) -> None:
+        """Write the call counts' last metric points."""
+        for counter in self._counters.values():
+            counter.exit()
+
+    def _call(
+        self,
+        request: requests.PreparedRequest,
+        endpoint: str,
+        *,
+        check: Check | None = None,
+        on_attempt: Callable[[], None] | None = None,
+    ) -> requests.Response:
+        client = self.client
+
+        def attempt() -> requests.Response:
+            if on_attempt is not None:
+                on_attempt()
+            response = client.session.send(request, timeout=client.timeout)
+            self._log_duration(endpoint, response)
+            classify(response)
+            if check is not None:
+                check(response)
+            return response
+
+        try:
+            response: requests.Response = client.retry.decorate(attempt)()
+        finally:
+            with self._lock:
+                self._counters[endpoint].increment()
+        return response
+
+    def _log_duration(self, endpoint: str, response: requests.Response) -> None:
+        """The SDK's ``http_request_duration`` point, for one attempt."""
+        metrics.log(
+            self.metrics_logger,
+            metrics.Point(
+                "timer",
+                metric=metrics.Metric.HTTP_REQUEST_DURATION,
+                value=response.elapsed.total_seconds(),
+                tags={
+                    metrics.Tag.STREAM: self.stream_name,
+                    metrics.Tag.ENDPOINT: endpoint,
+                    metrics.Tag.HTTP_STATUS_CODE: response.status_code,
+                    metrics.Tag.STATUS: (
+                        metrics.Status.SUCCEEDED
+                        if response.ok
+                        else metrics.Status.FAILED
+                    ),
+                },
+            ),
+        )

@@ -1,0 +1,1 @@
+"""The Singer side: the message writer, side messages, private names relied on."""
