@@ -32,8 +32,8 @@ from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_mixoads import selftest, streams
-from tap_mixoads.config import checks as settings
 from tap_mixoads.config.checks import config_problems, raise_for_problems
+from tap_mixoads.config.settings import Settings
 from tap_mixoads.config.sources import coerce, env_config, read_config_file
 from tap_mixoads.engine.run import RunContext
 from tap_mixoads.errors import AccountFailedError, ConfigError, RunInterruptedError
@@ -374,9 +374,10 @@ class TapMixoAds(Tap):
             raise ConfigError(msg) from None
         # The SDK's METRIC lines go to one logger at INFO: a level above it
         # silences them without touching the tap's own lines.
-        logging.getLogger(metrics.METRICS_LOGGER_NAME).setLevel(
-            str(self.config.get("metrics_log_level") or "INFO")
-        )
+        if validate_config:  # else the settings may not parse (--about)
+            logging.getLogger(metrics.METRICS_LOGGER_NAME).setLevel(
+                self.settings.metrics_log_level
+            )
         runs = _RUNS.get()
         if runs is not None:
             runs.append(self)
@@ -386,15 +387,16 @@ class TapMixoAds(Tap):
                 "the one switch (all, failed or none); remove sync_enabled"
             )
         if (
-            self.config.get("sync_retry_dead")
-            and settings.sync_mode(self.config) != "failed"
+            validate_config
+            and self.settings.sync_retry_dead
+            and self.settings.sync_mode != "failed"
         ):
             self.logger.warning(
                 "sync_retry_dead is on but sync_mode is %s: it only acts in "
                 "sync_mode failed (dead campaigns are retried by a failed run)",
-                settings.sync_mode(self.config),
+                self.settings.sync_mode,
             )
-        if self.config.get("schema_only"):
+        if validate_config and self.settings.schema_only:
             self.logger.info(
                 "schema_only: writing the selected streams' SCHEMA only; "
                 "no API call, no record"
@@ -511,7 +513,7 @@ class TapMixoAds(Tap):
         SCHEMA and of every record.
         """
         self._check_selection()
-        if settings.sync_mode(self.config) == "none":
+        if self.settings.sync_mode == "none":
             entry = self.catalog.get_stream(streams.CampaignsStream.name)
             if entry is not None:
                 for name in streams.SYNC_FIELDS:
@@ -530,7 +532,7 @@ class TapMixoAds(Tap):
         Raises:
             ConfigError: one line saying what to select instead.
         """
-        if self.config.get("schema_only"):
+        if self.settings.schema_only:
             return  # SCHEMA only: each selected stream's, no run needed
         selected = {
             entry.tap_stream_id
@@ -569,7 +571,7 @@ class TapMixoAds(Tap):
         """One short sentence per failed account, for the final line."""
         if "run" not in self.__dict__:
             return []
-        if not self.config.get("accounts"):
+        if not self.settings.several_accounts:
             # One account, as before accounts existed: the reason alone.
             return list(self.run.failures.values())
         return [
@@ -590,9 +592,14 @@ class TapMixoAds(Tap):
         return offered
 
     @functools.cached_property
+    def settings(self) -> Settings:
+        """The settings, typed and frozen (parsed once, on first use)."""
+        return Settings.from_config(self.config, self.config_jsonschema)
+
+    @functools.cached_property
     def run(self) -> RunContext:
         """The run's accounts and clients (built on first use, not for --about)."""
-        return RunContext(self.config, self.logger)
+        return RunContext(self.settings, self.logger)
 
 
 def _read_state_file(handle: t.IO[str]) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tap_mixoads.config.accounts import accounts_from_config as accounts
-from tap_mixoads.config.checks import request_deadline, sync_mode
+from tap_mixoads.config.settings import Settings
 from tap_mixoads.config.sources import secret_settings
 from tap_mixoads.tap import TapMixoAds
 from tests.helpers import (
@@ -173,15 +173,17 @@ def test_every_env_source_is_typed_by_the_schema(monkeypatch, tmp_path):
         10,
     )
     assert SECRET not in repr(second)
-    assert sync_mode(config) == "failed"
-    assert request_deadline(config) == 4.0
+    settings = Settings.from_config(config, TapMixoAds.config_jsonschema)
+    assert settings.sync_mode == "failed"
+    assert settings.request_deadline == 4.0
 
 
 def test_derived_settings():
     base = {"request_timeout": 2, "client_id": "c", "requests_per_minute": 5}
-    assert request_deadline(base) == 6.0
-    assert sync_mode({"sync_mode": "none"}) == "none"
-    assert sync_mode({}) == "all"
+    schema = TapMixoAds.config_jsonschema
+    assert Settings.from_config(base, schema).request_deadline == 6.0
+    assert Settings.from_config({"sync_mode": "none"}, schema).sync_mode == "none"
+    assert Settings.from_config({}, schema).sync_mode == "all"
     (one,) = accounts({**base, "email": "e", "password": "p"})
     assert (one.client_id, one.email, one.requests_per_minute) == ("c", "e", 5)
 

@@ -7,9 +7,8 @@ cannot express well: ``api_url`` must be an http(s) URL with a host, unknown
 keys are typos, credentials come either from ``accounts`` or from the
 top-level ``email``/``password``, client ids are unique, and
 ``shared_budget_url`` has a scheme the shared budget can use, and ``shard``
-is ``K/N`` with 1 <= K <= N. It also says
-what the settings mean together (the accounts, the sync mode, the deadline),
-so the code that uses them reads one answer.
+is ``K/N`` with 1 <= K <= N. What the settings mean together (the
+deadline, the accounts) is :mod:`tap_mixoads.config.settings`.
 """
 
 from __future__ import annotations
@@ -30,8 +29,6 @@ if t.TYPE_CHECKING:
 #: Schemes ``shared_budget_url`` may use: Postgres (shared by every process
 #: that can reach it) or a SQLite file (processes on one machine).
 BUDGET_SCHEMES = frozenset({"postgresql", "postgres", "sqlite"})
-#: ``request_deadline`` when unset: this many times ``request_timeout``.
-DEADLINE_TIMEOUTS = 3
 #: Validators whose message names keys, never quotes a value.
 _MESSAGE_IS_SAFE = frozenset({"required", "additionalProperties"})
 
@@ -229,20 +226,3 @@ def raise_for_problems(problems: list[str]) -> None:
     suffix = f" (and {more} more: {'; '.join(problems[1:])})" if more else ""
     msg = f"Invalid config: {problems[0]}{suffix}"
     raise ConfigError(msg)
-
-
-def sync_mode(config: t.Mapping[str, t.Any]) -> str:
-    """Which campaigns get a sync call: ``all``, ``failed`` or ``none``.
-
-    ``sync_mode`` is the one switch (``sync_enabled: false`` is refused by
-    :func:`config_problems`).
-    """
-    return str(config.get("sync_mode") or "all")
-
-
-def request_deadline(config: t.Mapping[str, t.Any]) -> float:
-    """Seconds one attempt may take, body included (default 3 x timeout)."""
-    deadline = config.get("request_deadline")
-    if deadline is None:
-        return DEADLINE_TIMEOUTS * float(config["request_timeout"])
-    return float(deadline)

@@ -54,27 +54,27 @@ def account_records(
         Exception: whatever ended the account's run (its report says how
             far it got; the caller records the failure).
     """
-    config = run.config
+    settings = run.settings
     mode = run.mode
     several = len(run.accounts) > 1 or account.shard is not None
     label = account.label if several else ""
     client = run.client(account)
     api = AccountAPI(
         client=client,
-        url_base=str(config["api_url"]).rstrip("/"),
+        url_base=settings.url_base,
         user_agent=shape.user_agent,
         stream_name=shape.stream_name,
         metrics_logger=metrics_logger,
     )
-    paginator = CampaignPaginator(page_size=int(config["page_size"]), logger=logger)
+    paginator = CampaignPaginator(page_size=settings.page_size, logger=logger)
     normalizer = CampaignNormalizer(shape.schema, tuple(shape.api_fields))
     report = run.report(account)
     report.paginator_of = lambda: paginator
     plan = AccountSync(
         # A connection test or a probe never syncs.
-        mode=run.sync_mode if mode.changes_things else "none",
+        mode=settings.sync_mode if mode.changes_things else "none",
         prior_state=prior_state,
-        config=config,
+        settings=settings,
         send=api.sync_campaign,
         gives_up=client.retry.gives_up,
         logger=logger,

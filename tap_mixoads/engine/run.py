@@ -1,6 +1,6 @@
 """What one run shares: its accounts' HTTP clients, the stop flag, failures.
 
-Built by the tap from its validated config and handed to the streams
+Built by the tap from its settings and handed to the streams
 explicitly. Clients are created on first use (never at import time, never for
 ``--about`` or ``--discover``), one per account, each with its own session,
 token and budget.
@@ -17,9 +17,9 @@ import typing as t
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from tap_mixoads.config import checks as settings
-from tap_mixoads.config.accounts import Account, accounts_from_config, empty_shard_note
+from tap_mixoads.config.accounts import Account
 from tap_mixoads.config.mode import RunMode
+from tap_mixoads.config.settings import Settings
 from tap_mixoads.engine.report import AccountReport
 from tap_mixoads.errors import AccountFailedError
 from tap_mixoads.http.client import AccountClient
@@ -34,12 +34,12 @@ class RunContext:
     """The run's accounts and their clients, and how the run is going.
 
     Args:
-        config: the tap's validated config.
+        settings: the run's settings, parsed once.
         logger: the tap's logger.
     """
 
-    def __init__(self, config: t.Mapping[str, t.Any], logger: logging.Logger) -> None:
-        self.config = config
+    def __init__(self, settings: Settings, logger: logging.Logger) -> None:
+        self.settings = settings
         self.logger = logger
         self.stop = threading.Event()
         self._lock = threading.Lock()
@@ -59,11 +59,6 @@ class RunContext:
         #: Records per stream before a connection test stops (else None).
         self.record_limit: int | None = None
 
-    @property
-    def sync_mode(self) -> str:
-        """``sync_mode`` as configured (``sync_enabled`` folded in)."""
-        return settings.sync_mode(self.config)
-
     def begin(self, *, record_limit: int | None) -> RunMode:
         """Decide the run's mode, once: the first stream to read calls this.
 
@@ -72,7 +67,7 @@ class RunContext:
                 connection test only).
         """
         if self._mode is None:
-            schema_only = bool(self.config.get("schema_only"))
+            schema_only = self.settings.schema_only
             self.record_limit = record_limit
             self._mode = RunMode.decide(
                 schema_only=schema_only,
@@ -94,10 +89,9 @@ class RunContext:
     def accounts(self) -> list[Account]:
         """The configured accounts (parsed once)."""
         if self._accounts is None:
-            self._accounts = accounts_from_config(self.config)
-            note = empty_shard_note(self.config)
-            if note:
-                self.logger.warning("%s", note)
+            self._accounts = list(self.settings.accounts)
+            if self.settings.shard_note:
+                self.logger.warning("%s", self.settings.shard_note)
         return self._accounts
 
     def client(self, account: Account) -> AccountClient:
@@ -110,33 +104,31 @@ class RunContext:
             return client
 
     def _build(self, account: Account) -> AccountClient:
-        config = self.config
-        timeout = float(config["request_timeout"])
-        deadline = settings.request_deadline(config)
-        max_rate_limit_wait = float(config.get("max_rate_limit_wait") or 300)
+        settings = self.settings
+        max_rate_limit_wait = settings.max_rate_limit_wait
         budget = make_pacer(
             requests_per_minute=account.requests_per_minute,
             client_id=account.client_id,
-            shared_budget_url=config.get("shared_budget_url"),
+            shared_budget_url=settings.shared_budget_url,
             logger=logging.getLogger(f"tap-mixoads.{account.client_id}"),
             # A turn further away than a 429 worth waiting for stops the
             # account like that 429 (only a turn stored in the future can be).
             max_rate_limit_wait=max_rate_limit_wait,
         )
         return AccountClient(
-            api_url=str(config["api_url"]),
+            api_url=settings.api_url,
             client_id=account.client_id,
             email=account.email,
             password=account.password,
             budget=budget,
-            timeout=timeout,
-            deadline=float(deadline),
-            max_tries=int(config["max_retries"]),
+            timeout=settings.request_timeout,
+            deadline=settings.request_deadline,
+            max_tries=settings.max_retries,
             max_rate_limit_wait=max_rate_limit_wait,
             # Every sync worker plus the list calls, so no call queues for a
             # socket.
-            pool_maxsize=int(config["sync_concurrency"]) + 2,
-            max_response_bytes=int(config["max_response_bytes"]),
+            pool_maxsize=settings.sync_concurrency + 2,
+            max_response_bytes=settings.max_response_bytes,
             # Name the account in every retry, token and failure line when a
             # line could belong to another account (or shard).
             label=(
@@ -217,7 +209,7 @@ class RunContext:
         if not refused:
             self.logger.info("All %d accounts logged in", len(accounts))
             return
-        if not self.config.get("accounts"):
+        if not self.settings.several_accounts:
             raise AccountFailedError(next(iter(refused.values())))
         named = "; ".join(
             f"account '{client_id}': {why}"

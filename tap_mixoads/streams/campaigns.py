@@ -195,7 +195,7 @@ class CampaignsStream(Stream):
         reporter = ProgressReporter(self.run, self.logger)
         reporter.start()
         try:
-            if len(accounts) == 1 and not self.config.get("accounts"):
+            if len(accounts) == 1 and not self.run.settings.several_accounts:
                 account = accounts[0]
                 try:
                     yield from self._flushing(records_of(account))

@@ -37,6 +37,7 @@ if t.TYPE_CHECKING:
     import logging
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
+    from tap_mixoads.config.settings import Settings
     from tap_mixoads.sync.syncer import SendFunc
 
 ALL, FAILED_ONLY, CHANGED, NONE = "all", "failed", "changed", "none"
@@ -60,7 +61,7 @@ class AccountSync:
         *,
         mode: str,
         prior_state: Mapping[str, t.Any],
-        config: Mapping[str, t.Any],
+        settings: Settings,
         send: SendFunc,
         gives_up: Callable[[BaseException], bool],
         logger: logging.Logger,
@@ -71,9 +72,9 @@ class AccountSync:
         self.label = label
         self.ledger = Ledger(
             prior_state,
-            give_up_after_runs=int(config.get("sync_give_up_after_runs") or 5),
+            give_up_after_runs=settings.sync_give_up_after_runs,
         )
-        self.retry_dead = bool(config.get("sync_retry_dead")) and mode == FAILED_ONLY
+        self.retry_dead = settings.sync_retry_dead and mode == FAILED_ONLY
         #: Ids of the campaigns this run's listing returned.
         self.listed: set[str] = set()
         #: Ledger entries dropped because the listing no longer returns them.
@@ -85,17 +86,15 @@ class AccountSync:
         #: Campaigns this run's complete listing found gone (marked once).
         self.removals: list[Removal] = []
         #: The settings compared by ``changed`` (and fingerprinted always).
-        self.change_fields = tuple(
-            config.get("sync_change_fields") or DEFAULT_CHANGE_FIELDS
-        )
+        self.change_fields = tuple(settings.sync_change_fields or DEFAULT_CHANGE_FIELDS)
         #: Fingerprints of the listed campaigns whose outcome is pending.
         self._fingerprints: dict[str, str] = {}
         self.syncer = CampaignSyncer(
             send=send,
-            concurrency=int(config.get("sync_concurrency") or 4),
+            concurrency=settings.sync_concurrency,
             logger=logger,
             label=label,
-            breaker_threshold=int(config.get("sync_breaker_threshold") or 5),
+            breaker_threshold=settings.sync_breaker_threshold,
             gives_up=gives_up,
         )
 
