@@ -9,23 +9,27 @@ time. The server counts arrivals, so the window that starts at the late call
 is then that much shorter than the budget planned, and with many accounts
 in one process this showed up as a 429 about once per 100-account run.
 
-These urllib3 connection classes call a per-thread hook the moment the
-request line, headers and body have been written (``HTTPConnection.request``
-has returned), so the budget can move its record of that departure to the
-real time before the calls that follow are spaced from it. urllib3 calls
-``request`` and then ``getresponse`` on the thread that sends, so a
-thread-local hook set around the send sees only that call.
+These urllib3 connection classes call a hook the moment the request line,
+headers and body have been written (``HTTPConnection.request`` has
+returned), so the budget can move its record of that departure to the real
+time before the calls that follow are spaced from it. The hook belongs to
+one send, not to an account: the transport sets it around that send in a
+:class:`contextvars.ContextVar` (each thread, and each asyncio task, sees
+its own value), because urllib3 picks the connection inside its pool and
+offers no public way to hand a connection a per-request callback. urllib3
+calls ``request`` and then ``getresponse`` in the caller's context, so the
+hook sees only that call.
 
-The same connections also hand their socket to a per-thread hook, so that
-the whole-attempt deadline can shut it down (see
+The same connections also hand their socket to such a hook, so that the
+whole-attempt deadline can shut it down (see
 :mod:`tap_mixoads.http.watchdog`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import socket
-import threading
 import time
 import typing as t
 
@@ -36,7 +40,14 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-_HOOK = threading.local()
+#: Called with the moment the current send's request was written.
+_ON_WRITTEN: contextvars.ContextVar[Callable[[float], None] | None] = (
+    contextvars.ContextVar("mixoads_on_written", default=None)
+)
+#: Called with the current send's socket (new or kept alive).
+_ON_SOCKET: contextvars.ContextVar[Callable[[socket.socket], None] | None] = (
+    contextvars.ContextVar("mixoads_on_socket", default=None)
+)
 
 
 class ReportingHTTPConnection(HTTPConnection):
@@ -52,13 +63,13 @@ class ReportingHTTPConnection(HTTPConnection):
         if self.sock is not None:  # a kept-alive connection: no connect()
             _report_socket(self.sock)
         super().request(*args, **kwargs)
-        on_written = getattr(_HOOK, "on_written", None)
+        on_written = _ON_WRITTEN.get()
         if on_written is not None:
             on_written(time.monotonic())
 
 
 def _report_socket(sock: socket.socket | None) -> None:
-    on_socket = getattr(_HOOK, "on_socket", None)
+    on_socket = _ON_SOCKET.get()
     if on_socket is not None and sock is not None:
         on_socket(sock)
 
@@ -88,23 +99,23 @@ POOL_CLASSES: dict[str, type[HTTPConnectionPool]] = {
 
 @contextlib.contextmanager
 def report_written(on_written: Callable[[float], None]) -> Iterator[None]:
-    """While active, a request written on this thread calls ``on_written(at)``."""
-    _HOOK.on_written = on_written
+    """While active, a request written by this send calls ``on_written(at)``."""
+    token = _ON_WRITTEN.set(on_written)
     try:
         yield
     finally:
-        _HOOK.on_written = None
+        _ON_WRITTEN.reset(token)
 
 
 @contextlib.contextmanager
 def report_socket(on_socket: Callable[[socket.socket], None]) -> Iterator[None]:
-    """While active, a connection used on this thread calls ``on_socket(sock)``.
+    """While active, a connection used by this send calls ``on_socket(sock)``.
 
     The whole-attempt deadline (:mod:`tap_mixoads.http.watchdog`) learns the
     attempt's socket this way, whether the connection is new or kept alive.
     """
-    _HOOK.on_socket = on_socket
+    token = _ON_SOCKET.set(on_socket)
     try:
         yield
     finally:
-        _HOOK.on_socket = None
+        _ON_SOCKET.reset(token)
