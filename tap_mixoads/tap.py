@@ -98,6 +98,8 @@ class TapMixoAds(Tap):
         Raises:
             ConfigError: if ``validate_config`` and the config has a problem.
         """
+        #: Whether the config was checked (else settings are read leniently).
+        self.config_checked = validate_config
         schema = type(self).full_config_schema()
         given = _as_dict(config)
         problems: list[str] = []
@@ -349,7 +351,9 @@ class TapMixoAds(Tap):
     @functools.cached_property
     def settings(self) -> Settings:
         """The settings, typed and frozen (parsed once, on first use)."""
-        return Settings.from_config(self.config, self.config_jsonschema)
+        return Settings.from_config(
+            self.config, self.config_jsonschema, lenient=not self.config_checked
+        )
 
     @functools.cached_property
     def run(self) -> RunContext:

@@ -26,6 +26,20 @@ if t.TYPE_CHECKING:
 DEADLINE_TIMEOUTS = 3
 
 
+def _readable(given: t.Any, spec: Mapping[str, t.Any]) -> bool:
+    """Whether ``given`` reads as the type its schema ``spec`` declares."""
+    kinds = spec.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    try:
+        if "integer" in kinds:
+            int(given)
+        elif "number" in kinds:
+            float(given)
+    except (TypeError, ValueError):
+        return False
+    return "array" not in kinds or isinstance(given, list)
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Every setting the run uses, typed (see ``config_jsonschema`` for each)."""
@@ -62,22 +76,46 @@ class Settings:
 
     @classmethod
     def from_config(
-        cls, config: Mapping[str, t.Any], schema: Mapping[str, t.Any]
+        cls,
+        config: Mapping[str, t.Any],
+        schema: Mapping[str, t.Any],
+        *,
+        lenient: bool = False,
     ) -> Settings:
         """The settings of a config that passed the checks.
 
         Args:
             config: the checked config.
             schema: ``config_jsonschema`` (its defaults fill unset settings).
+            lenient: for a config that was not checked (``--discover`` with
+                ``validate_config`` off, as the SDK allows): a value that
+                cannot be read takes its default instead of raising. A
+                checked config never needs it.
+
+        Raises:
+            ValueError: a value cannot be read (only when not ``lenient``).
         """
         properties = schema.get("properties", {})
+
+        def default(name: str) -> t.Any:
+            return properties.get(name, {}).get("default")
 
         def value(name: str) -> t.Any:
             given = config.get(name)
             if given is None:
-                return properties.get(name, {}).get("default")
+                return default(name)
+            if lenient and not _readable(given, properties.get(name, {})):
+                return default(name)
             return given
 
+        entries = {**config, "accounts": value("accounts")}
+        try:
+            accounts = tuple(accounts_from_config(entries))
+            shard_note = empty_shard_note(entries)
+        except (AttributeError, TypeError, ValueError):
+            if not lenient:
+                raise
+            accounts, shard_note = (), None
         timeout = float(value("request_timeout"))
         deadline = value("request_deadline")
         fields = value("sync_change_fields")
@@ -100,7 +138,7 @@ class Settings:
             sync_retry_dead=bool(value("sync_retry_dead")),
             schema_only=bool(value("schema_only")),
             metrics_log_level=str(value("metrics_log_level")),
-            several_accounts=bool(config.get("accounts")),
-            accounts=tuple(accounts_from_config(config)),
-            shard_note=empty_shard_note(config),
+            several_accounts=bool(entries["accounts"]),
+            accounts=accounts,
+            shard_note=shard_note,
         )

@@ -58,3 +58,11 @@ def test_the_accounts_and_the_shard_note_are_read_once():
     assert [a.client_id for a in settings.accounts] == ["c0", "c1", "c2", "c3"]
     assert settings.several_accounts and settings.shard_note is None
     assert not Settings.from_config(BASE, SCHEMA).several_accounts
+
+
+def test_an_unchecked_config_reads_leniently_a_checked_one_raises():
+    bad = {**BASE, "request_timeout": "abc", "accounts": "x"}
+    lenient = Settings.from_config(bad, SCHEMA, lenient=True)
+    assert lenient.request_timeout == SCHEMA["properties"]["request_timeout"]["default"]
+    with pytest.raises(ValueError, match="abc"):
+        Settings.from_config({**BASE, "request_timeout": "abc"}, SCHEMA)
