@@ -28,9 +28,6 @@ stops, every record is kept, and the run fails with one line.
 from __future__ import annotations
 
 import collections
-import datetime
-import re
-import threading
 import typing as t
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -45,14 +42,11 @@ import requests
 
 from tap_mixoads.errors import AccountStoppedError
 from tap_mixoads.extract.normalizer import iso_datetime_or_none
-from tap_mixoads.http.endpoints import SYNC_PATH
 from tap_mixoads.http.responses import (
     decode_json,
-    describe,
-    describe_failure,
-    final_failure,
-    is_platform_error,
-    printable,
+)
+from tap_mixoads.sync.judge import (
+    SyncJudge,
 )
 from tap_mixoads.sync.outcome import (
     DEFERRED,
@@ -70,16 +64,6 @@ if t.TYPE_CHECKING:
 #: Records waiting for their sync per worker: enough for the list calls to run
 #: ahead of the syncs, little enough to keep memory flat.
 WINDOW_PER_WORKER = 8
-#: Failed campaigns named in the summary line before it says "and N more".
-MAX_NAMED_FAILURES = 20
-#: Platform 404s needed (with no success) before they mean a missing route:
-#: more than a few campaigns deleted since the listing (the head of a list).
-MIN_404S_FOR_MISSING_ROUTE = 10
-#: Share of the answered calls that platform 404s must reach for that.
-MISSING_ROUTE_SHARE = 2 / 3
-#: Longest error text stored in ``sync_error``.
-MAX_ERROR_CHARS = 500
-
 #: Sends one campaign's sync call with the account's full policy (pace,
 #: token, deadline, retries, classification) and returns the final answer,
 #: or raises when the call failed for good; the callable is run once per
@@ -104,24 +88,7 @@ class _Window:
         return len(self.syncing) + len(self.not_found)
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat()
-
-
-def campaign_order(campaign_id: str) -> tuple[str, int, str]:
-    """Sort key: ``campaign_7`` before ``campaign_42`` (numbers as numbers)."""
-    match = re.match(r"^(.*?)(\d+)$", campaign_id)
-    if match is None:
-        return (campaign_id, -1, "")
-    return (match.group(1), int(match.group(2)), campaign_id)
-
-
-def plural(n: int, word: str) -> str:
-    """``1 attempt``, ``2 attempts``."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-class CampaignSyncer:
+class CampaignSyncer(SyncJudge):
     """Runs the sync calls concurrently and merges outcomes into records.
 
     Args:
@@ -129,8 +96,7 @@ class CampaignSyncer:
         concurrency: most sync calls in flight at once.
         logger: where progress and the summary go.
         label: names the account in log lines (``[client acme]``).
-        breaker_threshold: campaigns in a row whose sync failed for good
-            before syncing stops for the rest of the run (the breaker).
+        breaker_threshold: see :class:`~tap_mixoads.sync.judge.SyncJudge`.
         gives_up: whether a failure asks to stop the account at once (a 429
             asking for a wait beyond ``max_rate_limit_wait``).
     """
@@ -145,34 +111,13 @@ class CampaignSyncer:
         breaker_threshold: int = 0,
         gives_up: Callable[[BaseException], bool] | None = None,
     ) -> None:
-        self.breaker_threshold = breaker_threshold
+        super().__init__(
+            logger=logger, label=label, breaker_threshold=breaker_threshold
+        )
         self._gives_up = gives_up or (lambda _exc: False)
-        self._failed_in_a_row = 0
-        self.breaker_open: str | None = None
-        self.rate_limit_stop: str | None = None
-        self.events: list[tuple[str, SyncOutcome, str]] = []
         self.started = 0
         self._send = send
         self.concurrency = concurrency
-        self.logger = logger
-        self.label = label
-        self._lock = threading.Lock()
-        self.succeeded = 0
-        self.failures: list[tuple[str, str]] = []
-        self.not_found: list[str] = []
-        self.deferred = 0
-        self.calls = 0
-        self.route_missing: str | None = None
-
-    @property
-    def stopped(self) -> bool:
-        """Whether syncing stopped for the rest of the run."""
-        return self.stop_reason is not None
-
-    @property
-    def stop_reason(self) -> str | None:
-        """Why syncing stopped (missing route, breaker, long 429), or None."""
-        return self.route_missing or self.rate_limit_stop or self.breaker_open
 
     def sync_one(self, campaign_id: str) -> SyncOutcome:
         """Sync one campaign; never raises, the outcome says what happened."""
@@ -209,123 +154,6 @@ class CampaignSyncer:
             )
         self._count(campaign_id, outcome)
         return outcome
-
-    def _failure(self, campaign_id: str, exc: Exception, attempts: int) -> SyncOutcome:
-        failed: requests.Response | None = getattr(exc, "response", None)
-        status = failed.status_code if failed is not None else None
-        reason = describe(failed) if failed is not None else describe_failure(exc)
-        if status == requests.codes.not_found:
-            assert failed is not None
-            if not is_platform_error(failed):
-                self._stop_route(f"{reason}, not the platform's answer")
-                return self._deferred()
-            return SyncOutcome(NOT_FOUND, http_status=status, error=reason)
-        return SyncOutcome(
-            status=FAILED,
-            http_status=status,
-            error=printable(reason)[:MAX_ERROR_CHARS],
-            attempts=attempts,
-        )
-
-    def _deferred(self) -> SyncOutcome:
-        return SyncOutcome(DEFERRED, error=f"deferred: {self.stop_reason}")
-
-    def _stop_route(self, why: str) -> None:
-        with self._lock:
-            if self.route_missing is None:
-                self.route_missing = f"the sync endpoint is missing ({why})"
-                self.logger.error(
-                    "%sPOST %s: %s; syncing stops, every record is kept",
-                    self.label,
-                    SYNC_PATH,
-                    self.route_missing,
-                )
-
-    def _stop_rate_limited(self, exc: Exception) -> None:
-        with self._lock:
-            if self.rate_limit_stop is not None:
-                return
-            self.rate_limit_stop = (
-                final_failure(exc)  # the budget's line names its setting
-                if isinstance(exc, AccountStoppedError)
-                else f"{final_failure(exc)}, more than max_rate_limit_wait"
-            )
-        self.logger.error(
-            "%s%s; no more sync calls for this account in this run, the rest "
-            "are loaded as deferred",
-            self.label,
-            self.rate_limit_stop,
-        )
-
-    def _count(self, campaign_id: str, outcome: SyncOutcome) -> None:
-        with self._lock:
-            self.calls += outcome.attempts
-            if outcome.status != DEFERRED:
-                self.events.append((campaign_id, outcome, _now()))
-            if outcome.status == FAILED:
-                self._failed_in_a_row += 1
-                self._maybe_trip()
-            elif outcome.status == SUCCESS:
-                self._failed_in_a_row = 0
-            # A deferral is counted when its record is emitted (see _drain).
-            if outcome.status == SUCCESS:
-                self.succeeded += 1
-            elif outcome.status == NOT_FOUND:
-                self.not_found.append(campaign_id)
-            elif outcome.status != DEFERRED:
-                label = f"{outcome.http_status}" if outcome.http_status else "no answer"
-                tries = plural(outcome.attempts, "attempt")
-                self.failures.append((campaign_id, f"{label} after {tries}"))
-            missing = len(self.not_found)
-        if outcome.status == NOT_FOUND:
-            if self._route_looks_missing():
-                self._stop_route(
-                    f"{missing} of {self._answered()} campaigns answered the "
-                    "platform's 404 and none synced"
-                )
-            else:
-                self.logger.warning(
-                    "%s%s was listed but its sync answered the platform's 404: it "
-                    "does not exist there, so its record is dropped (unless the "
-                    "sync route turns out to be missing)",
-                    self.label,
-                    campaign_id,
-                )
-
-    def _answered(self) -> int:
-        return self.succeeded + len(self.failures) + len(self.not_found)
-
-    def _route_looks_missing(self) -> bool:
-        """Whether platform 404s are evidence against the route, not campaigns.
-
-        A success proves the route; a few 404s (campaigns deleted since the
-        listing, often the first ones) prove nothing about it.
-        """
-        missing = len(self.not_found)
-        return (
-            self.succeeded == 0
-            and missing >= MIN_404S_FOR_MISSING_ROUTE
-            and missing >= MISSING_ROUTE_SHARE * self._answered()
-        )
-
-    def _maybe_trip(self) -> None:
-        """Open the breaker after ``breaker_threshold`` failures in a row."""
-        if (
-            self.breaker_threshold
-            and self.breaker_open is None
-            and self._failed_in_a_row >= self.breaker_threshold
-        ):
-            self.breaker_open = (
-                f"the breaker opened after {self._failed_in_a_row} campaigns in a "
-                "row failed to sync"
-            )
-            self.logger.error(
-                "%sPOST %s: %s; no more sync calls in this run, the remaining "
-                "campaigns are loaded as deferred and retried next run",
-                self.label,
-                SYNC_PATH,
-                self.breaker_open,
-            )
 
     def sync_all(
         self,
@@ -394,13 +222,6 @@ class CampaignSyncer:
         finally:
             executor.shutdown(wait=not interrupted, cancel_futures=True)
 
-    def _stop_for(self, why: str, *, log: bool = True) -> None:
-        with self._lock:
-            if self.breaker_open is None:
-                self.breaker_open = why
-        if log:
-            self.logger.error("%s%s", self.label, why)
-
     def _drain(self, waiting: _Window, *, keep: int) -> Iterator[dict[str, t.Any]]:
         """Yield finished records until at most ``keep`` wait.
 
@@ -463,24 +284,3 @@ class CampaignSyncer:
         kept = SyncOutcome(FAILED, http_status=404, error=outcome.error)
         record.update(self._merge(record["id"], kept))
         return record
-
-    def summary(self) -> str:
-        """One line: how many synced, and which failed and why."""
-        total = self.succeeded + len(self.failures)
-        line = f"synced {self.succeeded}/{total}"
-        if self.failures:
-            ordered = sorted(self.failures, key=lambda f: campaign_order(f[0]))
-            named = ", ".join(
-                f"{cid} ({why})" for cid, why in ordered[:MAX_NAMED_FAILURES]
-            )
-            more = len(self.failures) - MAX_NAMED_FAILURES
-            line += f"; failed: {named}" + (f" and {more} more" if more > 0 else "")
-        if self.deferred:
-            line += f"; deferred: {self.deferred}"
-        if self.not_found and not self.stopped:
-            names = sorted(self.not_found, key=campaign_order)[:5]
-            line += (
-                f"; dropped {plural(len(self.not_found), 'listed campaign')} the "
-                f"platform does not know (404): {', '.join(names)}"
-            )
-        return line

@@ -9,7 +9,7 @@ import requests
 
 from tap_mixoads.extract import paginator as pagination
 from tap_mixoads.extract.paginator import CampaignPaginator
-from tap_mixoads.sync import syncer as hook
+from tap_mixoads.sync import judge
 from tap_mixoads.sync.syncer import CampaignSyncer
 
 
@@ -98,7 +98,7 @@ def test_platform_404s_for_most_campaigns_mean_the_route_is_missing():
 @pytest.mark.parametrize(
     ("min_404s", "misfires"),
     [
-        pytest.param(hook.MIN_404S_FOR_MISSING_ROUTE, False, id="now"),
+        pytest.param(judge.MIN_404S_FOR_MISSING_ROUTE, False, id="now"),
         # The rule before: 3 platform 404s and more 404s than successes.
         pytest.param(3, True, id="without-the-fix"),
     ],
@@ -107,8 +107,8 @@ def test_platform_404s_at_the_head_of_the_list_are_not_a_missing_route(
     monkeypatch, min_404s, misfires
 ):
     # campaign_1..3 were deleted since the listing; the route works.
-    monkeypatch.setattr(hook, "MIN_404S_FOR_MISSING_ROUTE", min_404s)
-    monkeypatch.setattr(hook, "MISSING_ROUTE_SHARE", 0.5 if misfires else 2 / 3)
+    monkeypatch.setattr(judge, "MIN_404S_FOR_MISSING_ROUTE", min_404s)
+    monkeypatch.setattr(judge, "MISSING_ROUTE_SHARE", 0.5 if misfires else 2 / 3)
     syncer = _syncer_answering({"campaign_1", "campaign_2", "campaign_3"})
     out = list(syncer.sync_all([{"id": f"campaign_{i}"} for i in range(1, 21)]))
     if misfires:
