@@ -5,8 +5,8 @@ by raising ``MaxRecordsLimitException`` when the second record arrives; the
 stream turns that into ``AbortedSyncFailedException`` and ``Stream.sync``
 (final) logs "An unhandled error occurred while syncing 'campaigns'" at
 ERROR before the test swallows it. It also returns True when a stream read
-nothing at all. So ``meltano invoke tap-mixoads --test`` printed an error on
-success and exited 0 on an empty answer.
+nothing at all. Left as it is, ``meltano invoke tap-mixoads --test`` would
+print an error on success and exit 0 on an empty answer.
 
 Before it, every account's token exchange is tried (the SDK's test stops
 at the first record, which only the first account produces): an account
@@ -18,9 +18,9 @@ filter drops exactly that one line when its cause is the SDK's own record
 limit (any other error is still logged), and a counting message writer
 tells whether a RECORD was written. No record: one line, exit 1.
 
-The campaigns stream now stops yielding at ``ABORT_AT_RECORD_COUNT`` itself,
-so the SDK no longer raises for it; the filter stays as a guard for any
-stream that does not.
+The campaigns stream stops at the run's record limit itself (the run's
+mode, :mod:`tap_mixoads.config.mode`), so the SDK does not raise for it; the
+filter guards any stream that does not.
 
 The CLI's parsed ``--config`` value is read through
 :func:`tap_mixoads.private_api.cli_config_input` (a private SDK name, kept

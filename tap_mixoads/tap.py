@@ -1,10 +1,11 @@
-"""TapMixoAds: the settings it accepts and the streams it offers.
+"""TapMixoAds: the SDK's entry point: config intake, streams, state, signals.
 
 Config handling goes through public SDK hooks only: ``__init__`` (typed env
 vars, coercion, one-line checks), ``cb_config`` (a malformed ``--config``
-file is one line) and ``cb_test``. The SDK itself validates the config and
-fills in the schema's defaults. The SDK's private ``_validate_config`` is not
-overridden any more.
+file is one line) and ``cb_test``. The SDK itself validates the config
+against :mod:`tap_mixoads.config.schema` and fills in its defaults; the
+settings are then read once (:mod:`tap_mixoads.config.settings`). No private
+SDK method is overridden.
 """
 
 from __future__ import annotations

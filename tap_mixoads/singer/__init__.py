@@ -1,1 +1,1 @@
-"""The Singer side: the message writer, side messages, private names relied on."""
+"""The Singer side: the message writer, and records written outside a stream's sync."""

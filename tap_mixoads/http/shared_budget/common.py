@@ -1,4 +1,4 @@
-"""The shared budget's names, errors and the store's base class."""
+"""The shared budget's names, its error, and messages that never show a password."""
 
 from __future__ import annotations
 
