@@ -11,6 +11,9 @@ import datetime
 import time
 import typing as t
 
+from tap_mixoads.http.endpoints import SYNC_PATH
+from tap_mixoads.http.transport import NO_ANSWER
+
 if t.TYPE_CHECKING:
     from tap_mixoads.config.accounts import Account
     from tap_mixoads.http.client import AccountClient
@@ -121,6 +124,7 @@ class AccountReport:
             "stale_dropped": self.sync.stale_dropped if self.sync is not None else 0,
             "unchanged": self.sync.unchanged if self.sync is not None else 0,
             "removed": len(self.sync.removals) if self.sync is not None else 0,
+            "sync_unanswered": stats.count_of(f"POST {SYNC_PATH}", NO_ANSWER),
             "calls": stats.by_endpoint(),
             "api_calls": api_calls,
             "rate_limited": stats.with_status(429),

@@ -140,6 +140,11 @@ class CallStats:
         with self._lock:
             return sum(n for (e, _), n in self.calls.items() if e.startswith(prefix))
 
+    def count_of(self, endpoint: str, status: int | str) -> int:
+        """Attempts of ``endpoint`` (``POST /api/...``) that ended in ``status``."""
+        with self._lock:
+            return self.calls[(endpoint, str(status))]
+
     def with_status(self, status: int) -> int:
         """Attempts answered ``status``, all endpoints together."""
         with self._lock:

@@ -140,6 +140,14 @@ class SyncRunsStream(_RunStream):
             description="Campaigns marked removed (removed_at) in this run",
         ),
         th.Property(
+            "sync_unanswered",
+            th.IntegerType,
+            description=(
+                "Sync attempts that got no answer (timeout, reset): the "
+                "platform may have run them, and a retry runs them again"
+            ),
+        ),
+        th.Property(
             "calls",
             th.ObjectType(additional_properties=True),
             description="Attempts by endpoint and status",
