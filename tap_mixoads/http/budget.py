@@ -91,7 +91,36 @@ def pacing_interval_ms(requests_per_minute: float) -> int:
     return math.ceil(exact * (1 + SAFETY_MARGIN) + SAFETY_MARGIN_MS)
 
 
-class _CappedBucket(AbstractBucket):
+class DelegatingBucket(AbstractBucket):
+    """A bucket that wraps another: the inspection calls go to the inner one.
+
+    The wrappers (the capped wait here, the shared store's bucket) change
+    how a turn is taken; what the bucket holds stays the inner bucket's.
+    """
+
+    is_async = False
+
+    def __init__(self, inner: AbstractBucket) -> None:
+        self._inner = inner
+        self.rates = inner.rates
+
+    @override
+    def flush(self) -> None:
+        """Forget every turn (tests only)."""
+        self._inner.flush()
+
+    @override
+    def count(self) -> int:
+        """How many turns the inner bucket holds."""
+        return int(t.cast("int", self._inner.count()))
+
+    @override
+    def peek(self, index: int) -> RateItem | None:
+        """The ``index``-th newest turn."""
+        return t.cast("RateItem | None", self._inner.peek(index))
+
+
+class _CappedBucket(DelegatingBucket):
     """A bucket whose computed wait may not exceed a cap.
 
     pyrate-limiter sleeps whatever ``waiting`` answers, with no bound of its
@@ -99,15 +128,12 @@ class _CappedBucket(AbstractBucket):
     bucket's.
     """
 
-    is_async = False
-
     def __init__(
         self, inner: AbstractBucket, *, cap_ms: int, describe: t.Callable[[int], str]
     ) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._cap_ms = cap_ms
         self._describe = describe
-        self.rates = inner.rates
 
     @override
     def now(self) -> int:
@@ -143,21 +169,6 @@ class _CappedBucket(AbstractBucket):
     def leak(self, current_timestamp: int | None = None) -> int:
         """Trim the inner bucket."""
         return int(t.cast("int", self._inner.leak(current_timestamp)))
-
-    @override
-    def flush(self) -> None:
-        """Forget every turn (tests only)."""
-        self._inner.flush()
-
-    @override
-    def count(self) -> int:
-        """How many turns the inner bucket holds."""
-        return int(t.cast("int", self._inner.count()))
-
-    @override
-    def peek(self, index: int) -> RateItem | None:
-        """The ``index``-th newest turn."""
-        return t.cast("RateItem | None", self._inner.peek(index))
 
     @override
     def close(self) -> None:

@@ -8,6 +8,7 @@ import typing as t
 from pyrate_limiter import AbstractBucket, RateItem
 from typing_extensions import override
 
+from tap_mixoads.http.budget import DelegatingBucket
 from tap_mixoads.http.shared_budget.common import (
     LOG,
     SharedBudgetError,
@@ -39,7 +40,7 @@ class StoreSide(t.Protocol):
         ...
 
 
-class SharedBucket(AbstractBucket):
+class SharedBucket(DelegatingBucket):
     """A store's bucket as one client id's pacer sees it.
 
     It re-reads the clock at each put (see the module docstring), turns store
@@ -48,12 +49,9 @@ class SharedBucket(AbstractBucket):
     that other client ids of this process share.
     """
 
-    is_async = False
-
     def __init__(self, *, inner: AbstractBucket, store: StoreSide) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._store = store
-        self.rates = inner.rates
         self._closed = False
 
     @override
@@ -122,21 +120,6 @@ class SharedBucket(AbstractBucket):
                 describe_error(err),
             )
             return 0
-
-    @override
-    def flush(self) -> None:
-        """Forget every turn (tests only)."""
-        self._inner.flush()
-
-    @override
-    def count(self) -> int:
-        """How many turns the store holds for this client id."""
-        return int(t.cast("int", self._inner.count()))
-
-    @override
-    def peek(self, index: int) -> RateItem | None:
-        """The ``index``-th newest turn."""
-        return t.cast("RateItem | None", self._inner.peek(index))
 
     @override
     def close(self) -> None:
