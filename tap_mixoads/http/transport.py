@@ -329,8 +329,12 @@ class AccountTransport(HTTPAdapter):
         self.token.bearer()  # a renewal may take a while: before our turn
         self.budget.acquire()
         self._check_stop()
-        request.headers["Authorization"] = self.token.bearer()
+        # The departure guard may still wait (earlier calls left late); the
+        # token goes on after it, as the request leaves: read before that
+        # wait, a short-lived token could expire in flight (a 401 that its
+        # resend, waiting the same way, met again).
         departed = self.budget.mark_sending()
+        request.headers["Authorization"] = self.token.bearer()
         with report_written(functools.partial(self.budget.mark_sent, departed)):
             response = self.send_direct(request, **options)
         if response.status_code == requests.codes.too_many_requests and (
