@@ -124,7 +124,11 @@ def test_pipeline_through_every_failure_path_leaks_nothing(
 def test_tap_stdout_at_debug_leaks_nothing(mock_api):
     # The pipeline test cannot see the tap's stdout (it goes to the target).
     server = mock_api("calm", password=PASSWORD, seed=32, **FAILURE_KNOBS)
-    run = run_tap(debug_config(server.url), env=DEBUG_ENV, timeout=180)
+    # As in the pipeline test above: a 2 s timeout still cuts the 3 s hangs;
+    # at 1 s, a machine busy with two CPU burners timed out healthy list
+    # calls too, and one page used up its 6 attempts.
+    config = debug_config(server.url, request_timeout=2.0)
+    run = run_tap(config, env=DEBUG_ENV, timeout=180)
     assert run.returncode == 0, run.stderr[-3000:]
     assert len(set(run.ids)) == 100
     assert_no_secret(
