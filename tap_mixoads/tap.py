@@ -132,10 +132,9 @@ class TapMixoAds(Tap):
             raise ConfigError(msg) from None
         # The SDK's METRIC lines go to one logger at INFO: a level above it
         # silences them without touching the tap's own lines.
-        if validate_config:  # else the settings may not parse (--about)
-            logging.getLogger(metrics.METRICS_LOGGER_NAME).setLevel(
-                self.settings.metrics_log_level
-            )
+        logging.getLogger(metrics.METRICS_LOGGER_NAME).setLevel(
+            self.settings.metrics_log_level
+        )
         runs = _RUNS.get()
         if runs is not None:
             runs.append(self)
@@ -144,17 +143,13 @@ class TapMixoAds(Tap):
                 "sync_enabled is deprecated and changes nothing: sync_mode is "
                 "the one switch (all, failed or none); remove sync_enabled"
             )
-        if (
-            validate_config
-            and self.settings.sync_retry_dead
-            and self.settings.sync_mode != "failed"
-        ):
+        if self.settings.sync_retry_dead and self.settings.sync_mode != "failed":
             self.logger.warning(
                 "sync_retry_dead is on but sync_mode is %s: it only acts in "
                 "sync_mode failed (dead campaigns are retried by a failed run)",
                 self.settings.sync_mode,
             )
-        if validate_config and self.settings.schema_only:
+        if self.settings.schema_only:
             self.logger.info(
                 "schema_only: writing the selected streams' SCHEMA only; "
                 "no API call, no record"

@@ -27,7 +27,9 @@ DEADLINE_TIMEOUTS = 3
 
 
 def _readable(given: t.Any, spec: Mapping[str, t.Any]) -> bool:
-    """Whether ``given`` reads as the type its schema ``spec`` declares."""
+    """Whether ``given`` reads as the type (and is a value) its schema declares."""
+    if "enum" in spec and given not in spec["enum"]:
+        return False
     kinds = spec.get("type", [])
     kinds = [kinds] if isinstance(kinds, str) else kinds
     try:

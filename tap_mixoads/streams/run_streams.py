@@ -98,9 +98,9 @@ class SyncEventsStream(_RunStream):
 
         Through this stream's maps, its SCHEMA written once, not by a sync
         of its own per batch (which re-sent the SCHEMA every few seconds).
+        The campaigns stream flushes only in a run that changes things.
         """
-        if self.run.mode.changes_things:
-            self._writer.write(self.take())
+        self._writer.write(self.take())
 
 
 class SyncRunsStream(_RunStream):

@@ -66,3 +66,8 @@ def test_an_unchecked_config_reads_leniently_a_checked_one_raises():
     assert lenient.request_timeout == SCHEMA["properties"]["request_timeout"]["default"]
     with pytest.raises(ValueError, match="abc"):
         Settings.from_config({**BASE, "request_timeout": "abc"}, SCHEMA)
+
+
+def test_an_unchecked_value_outside_its_choices_takes_the_default():
+    bad = {**BASE, "metrics_log_level": "VERBOSE"}
+    assert Settings.from_config(bad, SCHEMA, lenient=True).metrics_log_level == "INFO"
