@@ -250,6 +250,8 @@ class TapMixoAds(Tap):
             super().invoke(**kwargs)
             failures = [f for tap in _RUNS.get() or [] for f in tap.run_failures()]
         finally:
+            for tap in _RUNS.get() or []:
+                tap.close_run()
             _RUNS.reset(token)
         if failures:
             raise AccountFailedError("; ".join(failures))
@@ -319,6 +321,11 @@ class TapMixoAds(Tap):
         for line in parsed.warnings():
             self.logger.warning("%s", line)
         super().load_state(parsed.state)
+
+    def close_run(self) -> None:
+        """Close the run's connections and event loop (if it has any)."""
+        if "run" in self.__dict__:
+            self.run.close()
 
     def run_failures(self) -> list[str]:
         """One short sentence per failed account, for the final line."""

@@ -55,14 +55,19 @@ def test_short_lived_tokens_are_renewed_before_they_expire(mock_api):
 def test_an_expired_token_is_renewed_and_the_call_retried_once(mock_api):
     server = mock_api("calm", token_ttl=3)
     tap = TapMixoAds(config=tap_config(server.url), validate_config=True)
-    client = tap.run.client(tap.run.accounts[0])
-    client.token.bearer()
-    time.sleep(3.3)
-    # Pretend our clock said the token was still fresh: the server decides.
-    client.token._refresh_at = time.monotonic() + 3600
-    response = client.session.get(
-        server.url + "/api/campaigns", params={"page": 1, "limit": 5}, timeout=5
-    )
+    run = tap.run
+    client = run.client(run.accounts[0])
+    try:
+        run.engine.run(client.token.bearer())
+        time.sleep(3.3)
+        # Pretend our clock said the token was still fresh: the server decides.
+        client.token._refresh_at = time.monotonic() + 3600
+        request = requests.Request(
+            "GET", server.url + "/api/campaigns", params={"page": 1, "limit": 5}
+        ).prepare()
+        response = run.engine.run(client.transport.send(request))
+    finally:
+        run.close()
     assert response.status_code == 200
     stats = server.stats()
     assert stats["statuses"]["401"] == 1
@@ -85,12 +90,16 @@ def test_renewal_time_trusts_issued_at_from_the_response():
         return response
 
     logger = logging.getLogger("test")
+
+    async def send(_request: requests.PreparedRequest) -> requests.Response:
+        return fake_response({})
+
     auth = TokenSource(
         api_url="http://127.0.0.1:9",
         email="e",
         password=DEMO_PASSWORD,
         client_id="c",
-        send=lambda request: fake_response({}),
+        send=send,
         logger=logger,
     )
     now_mono, now_wall = 1000.0, 1_700_000_000.0

@@ -16,6 +16,7 @@ each time); with the server frozen by SIGSTOP it was still running after 90 s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -292,7 +293,7 @@ def test_pacer_wait_cap_raises_before_sleeping(tampered: tuple[str, str]) -> Non
     started = time.monotonic()
     try:
         with pytest.raises(BudgetWaitTooLongError) as info:
-            pacer.acquire()
+            asyncio.run(pacer.turn())
     finally:
         pacer.close()
     assert time.monotonic() - started < 30  # raised, not slept
@@ -308,9 +309,13 @@ def test_a_wait_of_one_interval_is_never_capped() -> None:
         logger=logging.getLogger("test"),
         max_rate_limit_wait=0.5,
     )
+
+    async def two_turns() -> None:
+        await pacer.turn()
+        await pacer.turn()  # waits ~1.5 s, more than 0.5 s: the budget at work
+
     try:
-        pacer.acquire()
-        pacer.acquire()  # waits ~1.5 s, more than 0.5 s: the budget at work
+        asyncio.run(two_turns())
     finally:
         pacer.close()
 
@@ -347,7 +352,7 @@ def test_sqlite_lock_held_by_a_frozen_process_fails_within_the_bound(
         assert holder.stdout.readline().strip() == "held"
         started = time.monotonic()
         with pytest.raises(BudgetStoreError) as info:
-            pacer.acquire()
+            asyncio.run(pacer.turn())
         pacer.close()  # at exit: no second wait for the lock
         seconds = time.monotonic() - started
     finally:
@@ -379,7 +384,7 @@ def test_a_budget_failure_defers_the_sync_and_stops_the_account(
 ) -> None:
     calls: list[str] = []
 
-    def send(campaign_id: Any, on_attempt: Any) -> Any:
+    async def send(campaign_id: Any, on_attempt: Any) -> Any:
         calls.append(campaign_id)
         on_attempt()
         raise error
@@ -390,7 +395,11 @@ def test_a_budget_failure_defers_the_sync_and_stops_the_account(
         logger=logging.getLogger("test"),
         breaker_threshold=1,
     )
-    outcomes = [syncer.sync_one(f"campaign_{i}") for i in range(3)]
+
+    async def sync_three() -> list[Any]:
+        return [await syncer.sync_one(f"campaign_{i}") for i in range(3)]
+
+    outcomes = asyncio.run(sync_three())
     if not stops:
         assert outcomes[0].status == "failed"
         assert syncer.breaker_open is not None

@@ -1,8 +1,9 @@
-"""Proxies from the environment still apply, read once per account.
+"""Proxies from the environment still apply, read once per run.
 
 requests scans the whole environment for proxy settings on every send; the
-tap reads them once when it builds an account's session (see
-``tap_mixoads.http.client``), so a proxy set for the run is still used.
+tap reads them once when it builds the run's wire (see
+``tap_mixoads.http.wire.Wire.for_api``), so a proxy set for the run is still
+used.
 """
 
 from __future__ import annotations
@@ -10,49 +11,27 @@ from __future__ import annotations
 import socket
 
 import pytest
-import requests
 
-from tap_mixoads.http.budget import RequestPacer
-from tap_mixoads.http.client import AccountClient
+from tap_mixoads.http.wire import Wire
 from tests.helpers import run_tap, tap_config
 
 
-def _client(api_url: str) -> AccountClient:
-    return AccountClient(
-        api_url=api_url,
-        client_id="c1",
-        email="a@b.c",
-        password="pw",
-        budget=RequestPacer(6000),
-        timeout=2.0,
-        deadline=6.0,
-        max_tries=1,
-        max_rate_limit_wait=1.0,
-        pool_maxsize=2,
-    )
-
-
-def _resolved(client: AccountClient, url: str) -> dict[str, str]:
-    prepared = requests.Request("GET", url).prepare()
-    return requests.utils.resolve_proxies(
-        prepared, client.session.proxies, client.session.trust_env
-    )
+def _proxy(api_url: str) -> str | None:
+    """The proxy the run's wire sends ``api_url``'s calls through, if any."""
+    return Wire.for_api(api_url, max_response_bytes=1024).proxy
 
 
 def test_a_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    client = _client("https://api.example.com")
-    url = "https://api.example.com/api/campaigns"
-    assert _resolved(client, url)["https"] == "http://proxy.example:3128"
+    assert _proxy("https://api.example.com") == "http://proxy.example:3128"
 
 
 def test_no_proxy_for_the_api_host_is_respected(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("NO_PROXY", "api.example.com")
-    client = _client("https://api.example.com")
-    assert "https" not in _resolved(client, "https://api.example.com/api/campaigns")
+    assert _proxy("https://api.example.com") is None
 
 
 def test_a_run_goes_through_the_proxy_it_was_given(calm):

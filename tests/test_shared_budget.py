@@ -8,6 +8,7 @@ time: what is checked is what the server counted.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -46,7 +47,7 @@ WORKER_TIMEOUT_S = 50
 #: GO on stdin (so all workers start together), then paces its calls and
 #: prints what the server answered as one JSON line.
 WORKER = r"""
-import json, logging, sys
+import asyncio, json, logging, sys
 import requests
 from tap_mixoads.http.shared_budget import make_pacer
 
@@ -69,16 +70,22 @@ pacer = make_pacer(
 print("READY", flush=True)
 sys.stdin.readline()
 statuses = []
-for _ in range(args["calls"]):
-    pacer.acquire()
-    pacer.mark_sending()
-    r = session.get(
-        args["api"] + "/api/campaigns",
-        params={"page": 1, "limit": 1},
-        headers=headers,
-        timeout=10,
-    )
-    statuses.append(r.status_code)
+
+
+async def paced():
+    for _ in range(args["calls"]):
+        await pacer.turn()
+        await pacer.mark_sending()
+        r = session.get(
+            args["api"] + "/api/campaigns",
+            params={"page": 1, "limit": 1},
+            headers=headers,
+            timeout=10,
+        )
+        statuses.append(r.status_code)
+
+
+asyncio.run(paced())
 pacer.close()
 print(json.dumps({"statuses": statuses}), flush=True)
 """
@@ -179,6 +186,16 @@ def api() -> Iterator[MockServer]:
         profile="calm", rate_limit=LIMIT, rate_window=WINDOW_S, seed=1
     ) as server:
         yield server
+
+
+def take_turns(pacers: list[RequestPacer]) -> None:
+    """Take a turn from each pacer, one after the other, on one event loop."""
+
+    async def turns() -> None:
+        for pacer in pacers:
+            await pacer.turn()
+
+    asyncio.run(turns())
 
 
 def fresh_id(prefix: str) -> str:
@@ -375,9 +392,7 @@ def test_one_connection_per_process_for_many_client_ids(pg_url: str) -> None:
         for i in range(3)
     ]
     try:
-        for _ in range(3):
-            for pacer in pacers:
-                pacer.acquire()
+        take_turns(pacers * 3)
         assert connections() == 1
         with open_store(url) as store:  # the same store, not a new connection
             with store.pool.connection() as conn:  # type: ignore[attr-defined]
@@ -402,8 +417,7 @@ def test_old_turns_are_trimmed(tmp_path: Path, pg_url: str) -> None:
         )
         try:
             bucket: Any = pacer._limiter.bucket_factory.bucket  # type: ignore[attr-defined]
-            for _ in range(5):
-                pacer.acquire()
+            take_turns([pacer] * 5)
             # (pyrate's leak thread may already have run once, at start)
             assert 1 <= bucket.count() <= 5
             bucket.leak(bucket.now())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import threading
 
 import pytest
 import requests
@@ -149,12 +150,14 @@ def test_records_leave_as_syncs_finish_and_never_more_than_the_window_wait(
     # at most). With the old oldest-first drain nothing listed after it could
     # leave before it: campaign_1 came out first, after the 10 s.
     monkeypatch.setattr(hook, "WINDOW_PER_WORKER", 2)
-    release = threading.Event()
+    release = asyncio.Event()
 
-    def send(campaign_id, on_attempt):
+    async def send(campaign_id, on_attempt):
         on_attempt()
         if campaign_id == "campaign_1":
-            release.wait(10)  # at most: then it answers all the same
+            # 10 s at most: then it answers all the same
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(release.wait(), 10)
         response = requests.Response()
         response.status_code = 200
         response._content = b'{"success": true, "synced_at": "2024-12-11T10:30:00Z"}'
@@ -165,17 +168,22 @@ def test_records_leave_as_syncs_finish_and_never_more_than_the_window_wait(
     )
     pulled = 0
 
-    def records():
+    async def records():
         nonlocal pulled
         for i in range(1, 51):
             pulled += 1
             yield {"id": f"campaign_{i}"}
 
     out, most_waiting = [], 0
-    for record in syncer.sync_all(records()):
-        out.append(record["id"])
-        most_waiting = max(most_waiting, pulled - len(out))
-        if len(out) == 49:
-            release.set()
+
+    async def drain():
+        nonlocal most_waiting
+        async for record in syncer.sync_all(records()):
+            out.append(record["id"])
+            most_waiting = max(most_waiting, pulled - len(out))
+            if len(out) == 49:
+                release.set()
+
+    asyncio.run(drain())
     assert out[-1] == "campaign_1" and len(set(out)) == 50
     assert most_waiting <= 2 * 2  # the window: concurrency x WINDOW_PER_WORKER

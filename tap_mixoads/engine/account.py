@@ -8,7 +8,6 @@ raised to the caller, which records it and goes on with the others.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import typing as t
 
@@ -21,7 +20,7 @@ from tap_mixoads.http.endpoints import SYNC_PATH
 from tap_mixoads.sync.plan import AccountSync
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import AsyncGenerator, Mapping, Sequence
 
     from tap_mixoads.config.accounts import Account
     from tap_mixoads.engine.run import RunContext
@@ -37,7 +36,7 @@ class CampaignShape(t.NamedTuple):
     user_agent: str
 
 
-def account_records(
+async def account_records(
     run: RunContext,
     account: Account,
     *,
@@ -45,7 +44,7 @@ def account_records(
     prior_state: Mapping[str, t.Any],
     logger: logging.Logger,
     metrics_logger: logging.Logger,
-) -> Iterator[dict[str, t.Any]]:
+) -> AsyncGenerator[dict[str, t.Any], None]:
     """The account's campaigns with their sync outcomes, in list order.
 
     Raises:
@@ -82,7 +81,7 @@ def account_records(
     )
     report.sync = plan
     try:
-        records: Iterator[dict[str, t.Any]] = campaign_records(
+        records: AsyncGenerator[dict[str, t.Any], None] = campaign_records(
             api=api,
             paginator=paginator,
             normalizer=normalizer,
@@ -92,10 +91,14 @@ def account_records(
         )
         if run.record_limit is not None:
             # Stop where the SDK would, without its "unhandled error".
-            records = itertools.islice(records, run.record_limit)
-        for record in plan.run(records):
-            report.extracted += 1
-            yield record
+            records = _first(records, run.record_limit)
+        planned = plan.run(records)
+        try:
+            async for record in planned:
+                report.extracted += 1
+                yield record
+        finally:
+            await planned.aclose()
         if paginator.incomplete:
             raise ShortReadError(paginator.incomplete)
         if mode.changes_things:
@@ -116,6 +119,23 @@ def account_records(
     finally:
         api.close()
         report.finish()
+
+
+async def _first(
+    records: AsyncGenerator[dict[str, t.Any], None], limit: int
+) -> AsyncGenerator[dict[str, t.Any], None]:
+    """The first ``limit`` records (``itertools.islice`` for async iterators)."""
+    if limit <= 0:
+        return
+    count = 0
+    try:
+        async for record in records:
+            yield record
+            count += 1
+            if count >= limit:
+                return
+    finally:
+        await records.aclose()
 
 
 def _log_data_repairs(

@@ -1,13 +1,15 @@
-"""What one run shares: its accounts' HTTP clients, the stop flag, failures.
+"""What one run shares: its event loop, its accounts' clients, the stop flag, failures.
 
 Built by the tap from its settings and handed to the streams
 explicitly. Clients are created on first use (never at import time, never for
-``--about`` or ``--discover``), one per account, each with its own session,
-token and budget.
+``--about`` or ``--discover``), one per account, each with its own token and
+budget; all send through the run's one :class:`~tap_mixoads.http.wire.Wire`
+on the run's :class:`~tap_mixoads.engine.loop.EngineLoop`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -15,16 +17,17 @@ import stat
 import threading
 import typing as t
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 from tap_mixoads.config.accounts import Account
 from tap_mixoads.config.mode import RunMode
 from tap_mixoads.config.settings import Settings
+from tap_mixoads.engine.loop import EngineLoop
 from tap_mixoads.engine.report import AccountReport
 from tap_mixoads.errors import AccountFailedError
 from tap_mixoads.http.client import AccountClient
 from tap_mixoads.http.responses import final_failure
 from tap_mixoads.http.shared_budget import make_pacer
+from tap_mixoads.http.wire import Wire
 
 #: Token exchanges at once when every account's login is checked.
 LOGIN_CHECK_WORKERS = 8
@@ -44,6 +47,9 @@ class RunContext:
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self._clients: dict[str, AccountClient] = {}
+        #: The loop every account's calls run on (started on first use).
+        self.engine = EngineLoop()
+        self._wire: Wire | None = None
         self.failures: dict[str, str] = {}
         self.reports: dict[str, AccountReport] = {}
         self.run_id = uuid.uuid4().hex
@@ -121,14 +127,11 @@ class RunContext:
             email=account.email,
             password=account.password,
             budget=budget,
+            wire=self.wire,
             timeout=settings.request_timeout,
             deadline=settings.request_deadline,
             max_tries=settings.max_retries,
             max_rate_limit_wait=max_rate_limit_wait,
-            # Every sync worker plus the list calls, so no call queues for a
-            # socket.
-            pool_maxsize=settings.sync_concurrency + 2,
-            max_response_bytes=settings.max_response_bytes,
             # Name the account in every retry, token and failure line when a
             # line could belong to another account (or shard).
             label=(
@@ -138,6 +141,16 @@ class RunContext:
             ),
             stop=self.stop.is_set,
         )
+
+    @property
+    def wire(self) -> Wire:
+        """The run's connections (proxies read from the environment once)."""
+        if self._wire is None:
+            self._wire = Wire.for_api(
+                self.settings.api_url,
+                max_response_bytes=self.settings.max_response_bytes,
+            )
+        return self._wire
 
     @functools.cached_property
     def probe(self) -> bool:
@@ -196,16 +209,18 @@ class RunContext:
         accounts = self.accounts
         refused: dict[str, str] = {}
 
-        def login(account: Account) -> None:
-            client = self.client(account)
-            try:
-                client.retry.decorate(client.token.bearer)()
-            except Exception as exc:  # every failure is a line, not a traceback
-                refused[account.client_id] = final_failure(exc)
+        async def login(account: Account, turns: asyncio.Semaphore) -> None:
+            async with turns:
+                try:
+                    await self.client(account).login()
+                except Exception as exc:  # every failure is a line, not a traceback
+                    refused[account.client_id] = final_failure(exc)
 
-        workers = max(1, min(LOGIN_CHECK_WORKERS, len(accounts)))
-        with ThreadPoolExecutor(workers, thread_name_prefix="mixoads-login") as pool:
-            list(pool.map(login, accounts))
+        async def everyone() -> None:
+            turns = asyncio.Semaphore(LOGIN_CHECK_WORKERS)
+            await asyncio.gather(*(login(account, turns) for account in accounts))
+
+        self.engine.run(everyone())
         if not refused:
             self.logger.info("All %d accounts logged in", len(accounts))
             return
@@ -241,7 +256,9 @@ class RunContext:
             self.failures.setdefault(account.client_id, message)
 
     def close(self) -> None:
-        """Close every client's connections."""
+        """Close the connections, every client's budget, and the loop."""
+        wire, self._wire = self._wire, None
+        self.engine.close(wire.close() if wire is not None else None)
         with self._lock:
             for client in self._clients.values():
                 client.close()

@@ -19,7 +19,7 @@ from tap_mixoads.http.responses import release
 
 if t.TYPE_CHECKING:
     import logging
-    from collections.abc import Iterator
+    from collections.abc import AsyncGenerator
 
     from tap_mixoads.extract.normalizer import CampaignNormalizer
     from tap_mixoads.extract.paginator import CampaignPaginator
@@ -29,7 +29,7 @@ if t.TYPE_CHECKING:
 REMOVED_AT = "removed_at"
 
 
-def campaign_records(
+async def campaign_records(
     *,
     api: AccountAPI,
     paginator: CampaignPaginator,
@@ -37,21 +37,28 @@ def campaign_records(
     client_id: str,
     logger: logging.Logger,
     label: str = "",
-) -> Iterator[dict[str, t.Any]]:
+) -> AsyncGenerator[dict[str, t.Any], None]:
     """Every campaign the account's list returns, normalised, in list order."""
     while not paginator.finished:
-        response = api.list_page(
+        response = await api.list_page(
             paginator.current_value, paginator.page_size, check=paginator.read
         )
         page = paginator.take_page(response)
+        # The next page is known now: the answer (its body) is let go before
+        # the rows are, which with a thousand accounts waiting on their
+        # syncs is most of what the run would hold.
+        paginator.advance(response)  # the SDK paginator's own step
         release(response)
+        del response
         extracted_at = datetime.datetime.fromtimestamp(
             page.received_at, tz=datetime.timezone.utc
         )
         where = f"page {page.number}"
         count = 0
-        for raw in page.rows:
-            record = normalizer.normalize(raw, where=where)
+        rows = page.rows
+        rows.reverse()
+        while rows:  # each raw row is dropped as its record goes out
+            record = normalizer.normalize(rows.pop(), where=where)
             if record is not None:
                 count += 1
                 extracted = ExtractedRecord(record, extracted_at=extracted_at)
@@ -66,4 +73,3 @@ def campaign_records(
             paginator.received,
             paginator.max_total if paginator.max_total is not None else "?",
         )
-        paginator.advance(response)  # the SDK paginator's own step

@@ -1,18 +1,17 @@
 """One account's API: the only place that sends a list or a sync call.
 
 Every call takes the same path: the retry policy runs attempts; each attempt
-goes through the account's session, whose transport paces it, puts the
-token on it and holds it to the whole-attempt deadline
+goes through the account's transport, which paces it, puts the token on it
+and holds it to the whole-attempt deadline
 (:mod:`tap_mixoads.http.transport`); the answer is timed for the SDK's
 ``http_request_duration`` metric, classified (:mod:`tap_mixoads.http.classify`)
 and, for a list page, judged by the caller's ``check`` before the attempt
-counts as answered. Callers get a good response or an exception; they never
-touch a session.
+counts as answered. Callers (coroutines on the engine's loop) get a good
+response or an exception; they never touch a connection.
 """
 
 from __future__ import annotations
 
-import threading
 import typing as t
 from urllib.parse import quote
 
@@ -37,7 +36,7 @@ class AccountAPI:
     """The calls one account makes, each with the account's full policy.
 
     Args:
-        client: the account's HTTP resources (session, retry, timeout).
+        client: the account's HTTP resources (transport, retry, token).
         url_base: the API's base URL, without a trailing slash.
         user_agent: the ``User-Agent`` header of every call.
         stream_name: the stream the calls' metrics are tagged with.
@@ -58,13 +57,14 @@ class AccountAPI:
         self.stream_name = stream_name
         self.metrics_logger = metrics_logger
         self._headers = {"Accept": "application/json", "User-Agent": user_agent}
-        self._lock = threading.Lock()
         self._counters = {
             endpoint: metrics.http_request_counter(stream_name, endpoint)
             for endpoint in (CAMPAIGNS_PATH, SYNC_PATH)
         }
 
-    def list_page(self, page: int, limit: int, *, check: Check) -> requests.Response:
+    async def list_page(
+        self, page: int, limit: int, *, check: Check
+    ) -> requests.Response:
         """One page of the campaign list, classified and accepted by ``check``."""
         request = requests.Request(
             "GET",
@@ -72,9 +72,9 @@ class AccountAPI:
             params={"page": page, "limit": limit},
             headers=self._headers,
         ).prepare()
-        return self._call(request, CAMPAIGNS_PATH, check=check)
+        return await self._call(request, CAMPAIGNS_PATH, check=check)
 
-    def sync_campaign(
+    async def sync_campaign(
         self, campaign_id: str, on_attempt: Callable[[], None]
     ) -> requests.Response:
         """Ask the platform to sync one campaign; ``on_attempt`` runs per attempt."""
@@ -82,14 +82,14 @@ class AccountAPI:
         request = requests.Request(
             "POST", url, json={"campaign_id": campaign_id}, headers=self._headers
         ).prepare()
-        return self._call(request, SYNC_PATH, on_attempt=on_attempt)
+        return await self._call(request, SYNC_PATH, on_attempt=on_attempt)
 
     def close(self) -> None:
         """Write the call counts' last metric points."""
         for counter in self._counters.values():
             counter.exit()
 
-    def _call(
+    async def _call(
         self,
         request: requests.PreparedRequest,
         endpoint: str,
@@ -99,10 +99,10 @@ class AccountAPI:
     ) -> requests.Response:
         client = self.client
 
-        def attempt() -> requests.Response:
+        async def attempt() -> requests.Response:
             if on_attempt is not None:
                 on_attempt()
-            response = client.session.send(request, timeout=client.timeout)
+            response = await client.transport.send(request)
             self._log_duration(endpoint, response)
             classify(response)
             if check is not None:
@@ -110,10 +110,9 @@ class AccountAPI:
             return response
 
         try:
-            response: requests.Response = client.retry.decorate(attempt)()
+            response: requests.Response = await client.retry.decorate(attempt)()
         finally:
-            with self._lock:
-                self._counters[endpoint].increment()
+            self._counters[endpoint].increment()
         return response
 
     def _log_duration(self, endpoint: str, response: requests.Response) -> None:

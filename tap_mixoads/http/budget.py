@@ -18,8 +18,9 @@ renewal, a busy CPU), and the server counts arrivals. ``mark_sending`` checks
 the real departure times of this process's last calls and waits until no run
 of k consecutive calls is shorter than k intervals; ``mark_sent`` moves a
 recorded departure to the moment the request was written to the socket
-(see :mod:`tap_mixoads.http.departure`), so a call held back by a pause of
-the whole process does not shorten the window that starts with it.
+(the wire reports it, see :mod:`tap_mixoads.http.wire`), so a call held back
+by a pause of the whole process does not shorten the window that starts
+with it.
 
 No turn is waited for longer than ``max_rate_limit_wait`` (or two
 intervals, when a budget's own spacing is wider): a turn further away can only have
@@ -41,6 +42,7 @@ half each within a few refusals instead of colliding every few calls).
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import math
@@ -179,7 +181,7 @@ class _CappedBucket(DelegatingBucket):
 
 
 class RequestPacer:
-    """A thread-safe gate that lets one ``/api/*`` call through per interval.
+    """A gate on the event loop that lets one ``/api/*`` call through per interval.
 
     Args:
         requests_per_minute: the client id's budget.
@@ -220,6 +222,8 @@ class RequestPacer:
             maxlen=max(1, min(math.ceil(requests_per_minute), MAX_GUARDED_CALLS))
         )
         self._lock = threading.Lock()
+        self._order = asyncio.Lock()
+        self._shared = bucket is not None
         # buffer_ms is pyrate-limiter's extra sleep after a computed wait; our
         # own margin already covers drift, so none on top.
         turns: AbstractBucket = bucket or InMemoryBucket([Rate(1, self.interval_ms)])
@@ -244,21 +248,40 @@ class RequestPacer:
         """The spacing in force now (the budget's, or wider after a 429)."""
         return self._base_s * self._slowdown
 
-    def acquire(self) -> None:
-        """Block until the next call may be sent (a turn from the bucket).
+    async def turn(self) -> None:
+        """Wait (without a thread) until the next call may be sent.
 
-        A blocking ``try_acquire`` can still return False without a turn:
-        pyrate-limiter reads a computed wait of exactly -1 ms as "can never
-        fit" and gives up. With a shared Postgres store that happens when
-        another process holds the table lock (its put fails NOWAIT, and the
-        wait is derived from a turn that has just expired). Sending anyway
-        would be a call outside the budget (seen as two processes' calls
-        arriving within a millisecond, then 429s), so ask again.
+        A turn is asked for without blocking; when the bucket has none, the
+        bucket says how long until it may (the capped wait raises instead,
+        see :class:`_CappedBucket`) and the call sleeps on the event loop. A
+        shared store's bucket does I/O on each ask, so those asks run on
+        the loop's executor (a few threads for every account), each bounded
+        by the store's own timeouts.
+
+        A refused ask without a wait (pyrate-limiter reads a computed wait of
+        -1 ms as "never fits"; with a shared Postgres store, another process
+        holding the table lock) is asked again after ``REFUSED_RETRY_S``:
+        sending anyway would be a call outside the budget.
         """
-        while not self._limiter.try_acquire(self.name, blocking=True):
-            time.sleep(REFUSED_RETRY_S)
+        while True:
+            if self._shared:
+                admitted, wait_ms = await asyncio.to_thread(self._ask)
+            else:
+                admitted, wait_ms = self._ask()
+            if admitted:
+                return
+            await asyncio.sleep(max(wait_ms / 1000, REFUSED_RETRY_S))
 
-    def mark_sending(self) -> float:
+    def _ask(self) -> tuple[bool, int]:
+        """A turn now (True), or how many ms until the bucket may have one."""
+        if self._limiter.try_acquire(self.name, blocking=False):
+            return True, 0
+        factory = self._limiter.bucket_factory
+        item = t.cast("RateItem", factory.wrap_item(self.name))
+        bucket = t.cast("AbstractBucket", factory.get(item))
+        return False, int(t.cast("int", bucket.waiting(item)))
+
+    async def mark_sending(self) -> float:
         """Wait, if earlier calls left late, then record this departure now.
 
         No run of k consecutive calls may be shorter than k intervals less
@@ -269,21 +292,28 @@ class RequestPacer:
         Returns:
             The departure time (``time.monotonic``), for ``note_rate_limited``.
 
-        Holding the lock while waiting is deliberate: departures must be
-        recorded in the order they happen.
+        Holding the account's order lock while waiting is deliberate:
+        departures must be recorded in the order they happen.
         """
+        async with self._order:
+            wait = self._departure_wait()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            with self._lock:
+                now = time.monotonic()
+                self._departures.append(now)
+                self._slowdown = max(self._floor, self._slowdown * RECOVERY_STEP)
+                return now
+
+    def _departure_wait(self) -> float:
+        """Seconds until a call may leave without shortening any k-call run."""
         with self._lock:
             interval = self.interval_s
             now = time.monotonic()
             earliest = now
             for k, departed in enumerate(reversed(self._departures), start=1):
                 earliest = max(earliest, departed + k * interval - self._catch_up_s)
-            if earliest > now:
-                time.sleep(earliest - now)
-                now = time.monotonic()
-            self._departures.append(now)
-            self._slowdown = max(self._floor, self._slowdown * RECOVERY_STEP)
-            return now
+            return earliest - now
 
     def mark_sent(self, recorded: float, written_at: float) -> None:
         """Move a departure recorded by ``mark_sending`` to when it really left.
@@ -291,7 +321,7 @@ class RequestPacer:
         Args:
             recorded: ``mark_sending``'s value for the call.
             written_at: when its request was written to the socket (see
-                :mod:`tap_mixoads.http.departure`).
+                :mod:`tap_mixoads.http.wire`).
 
         A call held back between its turn and the socket (a pause of the
         whole process) arrives later than recorded; the calls that follow

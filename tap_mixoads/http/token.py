@@ -3,7 +3,7 @@
 The Ad Platform API wants ``POST /auth/token`` with ``Basic email:password``
 and answers a bearer token valid for ``expires_in`` seconds from
 ``issued_at``. One :class:`TokenSource` serves one account (every stream and
-every sync worker thread of it), so an account asks for a token once and again
+every sync call of it), so an account asks for a token once and again
 only shortly before it expires, or when the server refused the one we sent
 (``invalidate``).
 
@@ -20,8 +20,8 @@ in a log line, an error message or ``repr``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import threading
 import time
 import typing as t
 
@@ -39,7 +39,7 @@ from tap_mixoads.http.retry import parse_retry_after
 
 if t.TYPE_CHECKING:
     import logging
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from tap_mixoads.http.labels import AccountLog
 
@@ -77,7 +77,7 @@ class TokenSource:
         email: str,
         password: str,
         client_id: str,
-        send: Callable[[requests.PreparedRequest], requests.Response],
+        send: Callable[[requests.PreparedRequest], Awaitable[requests.Response]],
         logger: logging.Logger | AccountLog,
     ) -> None:
         self.url = token_url(api_url)
@@ -94,7 +94,7 @@ class TokenSource:
         # 8 x 8 = 64 attempts, 10 minutes, against an API that is down.)
         self._fetch = self._attempt
         self.logger = logger
-        self._lock = threading.Lock()
+        self._lock = asyncio.Lock()
         self._token: str | None = None
         self._refresh_at = 0.0
         self.tokens_obtained = 0
@@ -104,33 +104,33 @@ class TokenSource:
         """Never show credentials, even in a debugger or a crash report."""
         return f"TokenSource(url={self.url!r})"
 
-    def bearer(self) -> str:
+    async def bearer(self) -> str:
         """``Bearer <token>`` with a token not about to expire.
 
-        Thread-safe: concurrent workers wait for one renewal instead of each
+        Concurrent calls of the account wait for one renewal instead of each
         asking for its own token.
         """
-        with self._lock:
+        if self._token is not None and time.monotonic() < self._refresh_at:
+            return f"Bearer {self._token}"
+        async with self._lock:
             if self._token is None or time.monotonic() >= self._refresh_at:
-                self._token, self._refresh_at = self._fetch()
+                self._token, self._refresh_at = await self._fetch()
             return f"Bearer {self._token}"
 
     def invalidate(self, sent: str | None) -> None:
         """Forget the token sent as ``sent``, because the server refused it.
 
-        Only that token is dropped: if another thread already renewed it, the
+        Only that token is dropped: if another call already renewed it, the
         new one stays.
         """
-        with self._lock:
-            if self._token is not None and sent == f"Bearer {self._token}":
-                self._token = None
+        if self._token is not None and sent == f"Bearer {self._token}":
+            self._token = None
 
     def expire_now(self) -> None:
         """Treat the current token as due for renewal (tests, clock skew)."""
-        with self._lock:
-            self._refresh_at = 0.0
+        self._refresh_at = 0.0
 
-    def _attempt(self) -> tuple[str, float]:
+    async def _attempt(self) -> tuple[str, float]:
         """One call to the token endpoint.
 
         Returns:
@@ -144,7 +144,7 @@ class TokenSource:
         """
         request = requests.Request("POST", self.url, headers=self._headers).prepare()
         started, started_wall = time.monotonic(), time.time()
-        response = self._send(request)
+        response = await self._send(request)
         status = response.status_code
         if status == requests.codes.ok:
             parsed = self._parse(response, started, started_wall)

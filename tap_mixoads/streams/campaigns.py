@@ -34,7 +34,7 @@ from tap_mixoads.singer.messages import SideWriter
 from tap_mixoads.sync.outcome import NOT_SYNCED
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import AsyncGenerator, Iterable
 
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
@@ -159,12 +159,11 @@ class CampaignsStream(Stream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """Every account's campaigns; several accounts run concurrently.
 
-        One account (no ``accounts`` setting) runs on this thread and its
-        failure ends the run as before. With several, each runs on its own
-        thread with its own client and sync workers; records meet in a
-        bounded queue. An account that fails is logged with one line and
-        recorded (the run exits non-zero after every other account's records
-        and state are written).
+        Each account is a task on the run's event loop (one or a thousand,
+        the same path), with its own client; records meet in a bounded
+        hand-over and come out here, on the SDK's thread. An account that
+        fails is logged with one line and recorded (the run exits non-zero
+        after every other account's records and state are written).
         """
         mode = self.run.begin(record_limit=self.ABORT_AT_RECORD_COUNT)
         if mode is RunMode.SCHEMA_ONLY:
@@ -182,7 +181,7 @@ class CampaignsStream(Stream):
         accounts = self.run.accounts
         prior = {account.client_id: self._prior_state(account) for account in accounts}
 
-        def records_of(account: Account) -> Iterable[dict[str, t.Any]]:
+        def records_of(account: Account) -> AsyncGenerator[dict[str, t.Any], None]:
             return account_records(
                 self.run,
                 account,
@@ -192,28 +191,30 @@ class CampaignsStream(Stream):
                 metrics_logger=self.metrics_logger,
             )
 
+        # A connection test of one account reports its failure itself.
+        raise_failure = mode is RunMode.TEST and not self.run.settings.several_accounts
+        failures: list[Exception] = []
+
+        def on_failure(account: Account, exc: Exception) -> None:
+            if raise_failure:
+                failures.append(exc)
+            else:  # its state is saved, the others go on, the run fails
+                self._account_failed(account, exc)
+
         reporter = ProgressReporter(self.run, self.logger)
         reporter.start()
         try:
-            if len(accounts) == 1 and not self.run.settings.several_accounts:
-                account = accounts[0]
-                try:
-                    yield from self._flushing(records_of(account))
-                except Exception as exc:  # its state is saved, the run fails
-                    if mode is RunMode.TEST:
-                        raise  # a connection test reports the failure itself
-                    self._account_failed(account, exc)
-                finally:
-                    self._save_state(account)
-            else:
-                yield from self._flushing(
-                    fan_in(
-                        accounts,
-                        records_of,
-                        on_failure=self._account_failed,
-                        on_done=self._save_state,
-                    )
+            yield from self._flushing(
+                fan_in(
+                    self.run.engine,
+                    accounts,
+                    records_of,
+                    on_failure=on_failure,
+                    on_done=self._save_state,
                 )
+            )
+            if failures:
+                raise failures[0]
             self._write_removals()
         finally:
             reporter.stop()

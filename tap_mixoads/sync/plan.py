@@ -35,7 +35,7 @@ from tap_mixoads.sync.syncer import CampaignSyncer
 
 if t.TYPE_CHECKING:
     import logging
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import AsyncGenerator, AsyncIterable, Callable, Mapping
 
     from tap_mixoads.config.settings import Settings
     from tap_mixoads.sync.syncer import SendFunc
@@ -98,7 +98,9 @@ class AccountSync:
             gives_up=gives_up,
         )
 
-    def run(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
+    async def run(
+        self, records: AsyncIterable[dict[str, t.Any]]
+    ) -> AsyncGenerator[dict[str, t.Any], None]:
         """Yield the records with their sync outcome (this run's or carried).
 
         Only campaigns this listing returns are synced, in the order they
@@ -109,8 +111,10 @@ class AccountSync:
         ledger = self.ledger
         fingerprints = self._fingerprints
 
-        def listed(records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
-            for record in records:
+        async def listed(
+            records: AsyncIterable[dict[str, t.Any]],
+        ) -> AsyncGenerator[dict[str, t.Any], None]:
+            async for record in records:
                 campaign_id = record["id"]
                 print_ = fingerprint(record, self.change_fields)
                 self.listed.add(campaign_id)
@@ -119,7 +123,7 @@ class AccountSync:
                 yield record
 
         if self.mode == NONE:
-            for record in listed(records):
+            async for record in listed(records):
                 fingerprints.pop(record["id"], None)
                 record.update(ledger.carried(record["id"]))
                 yield record
@@ -147,12 +151,17 @@ class AccountSync:
             fingerprints.pop(campaign_id, None)
             return ledger.carried(campaign_id)
 
-        yield from self.syncer.sync_all(
+        synced = self.syncer.sync_all(
             listed(records),
             should_sync=should_sync,
             merge=self._merge,
             carried=carried,
         )
+        try:
+            async for record in synced:
+                yield record
+        finally:
+            await synced.aclose()
 
     def _note_unknown_in_failed_mode(self) -> None:
         if self.unknown_synced == 0:

@@ -3,8 +3,9 @@
 ``POST /api/campaigns/{id}/sync`` takes about 2 s and shares the vendor's
 request budget with the list calls, so doing it one campaign at a time would
 spend most of the run waiting for answers. The hook keeps up to
-``sync_concurrency`` calls in flight on worker threads; the account's budget
-(see :mod:`tap_mixoads.http.budget`) keeps the total within the limit, so the
+``sync_concurrency`` calls in flight, each a task on the engine's loop; the
+account's budget (see :mod:`tap_mixoads.http.budget`) keeps the total within
+the limit, so the
 run ends close to the floor the rate limit allows.
 
 Records come out as their syncs finish, not in extraction order: the hook
@@ -27,15 +28,9 @@ stops, every record is kept, and the run fails with one line.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import typing as t
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    CancelledError,
-    Future,
-    ThreadPoolExecutor,
-    wait,
-)
 from dataclasses import dataclass, field
 
 import requests
@@ -59,7 +54,14 @@ from tap_mixoads.sync.outcome import (
 
 if t.TYPE_CHECKING:
     import logging
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import (
+        AsyncGenerator,
+        AsyncIterable,
+        Awaitable,
+        Callable,
+        Iterable,
+        Iterator,
+    )
 
 #: Records waiting for their sync per worker: enough for the list calls to run
 #: ahead of the syncs, little enough to keep memory flat.
@@ -68,7 +70,7 @@ WINDOW_PER_WORKER = 8
 #: token, deadline, retries, classification) and returns the final answer,
 #: or raises when the call failed for good; the callable is run once per
 #: attempt. :meth:`tap_mixoads.http.api.AccountAPI.sync_campaign` is one.
-SendFunc = t.Callable[[str, t.Callable[[], None]], requests.Response]
+SendFunc = t.Callable[[str, t.Callable[[], None]], "Awaitable[requests.Response]"]
 
 
 @dataclass
@@ -79,7 +81,9 @@ class _Window:
     no success had shown the route works yet.
     """
 
-    syncing: dict[Future[SyncOutcome], dict[str, t.Any]] = field(default_factory=dict)
+    syncing: dict[asyncio.Task[SyncOutcome], dict[str, t.Any]] = field(
+        default_factory=dict
+    )
     not_found: collections.deque[tuple[dict[str, t.Any], SyncOutcome]] = field(
         default_factory=collections.deque
     )
@@ -119,7 +123,7 @@ class CampaignSyncer(SyncJudge):
         self._send = send
         self.concurrency = concurrency
 
-    def sync_one(self, campaign_id: str) -> SyncOutcome:
+    async def sync_one(self, campaign_id: str) -> SyncOutcome:
         """Sync one campaign; never raises, the outcome says what happened."""
         if self.stopped:
             return self._deferred()
@@ -132,7 +136,7 @@ class CampaignSyncer(SyncJudge):
             attempts += 1
 
         try:
-            response = self._send(campaign_id, count_attempt)
+            response = await self._send(campaign_id, count_attempt)
         except Exception as exc:  # every failure becomes an outcome
             if self._gives_up(exc) or isinstance(exc, AccountStoppedError):
                 # Not this campaign's fault: the account must stop (deferred,
@@ -155,20 +159,22 @@ class CampaignSyncer(SyncJudge):
         self._count(campaign_id, outcome)
         return outcome
 
-    def sync_all(
+    async def sync_all(
         self,
-        records: Iterable[dict[str, t.Any]],
+        records: AsyncIterable[dict[str, t.Any]],
         *,
         first: Iterable[str] = (),
         should_sync: Callable[[str], bool] = lambda _cid: True,
         merge: Callable[[str, SyncOutcome], dict[str, t.Any]] | None = None,
         carried: Callable[[str], dict[str, t.Any]] | None = None,
-    ) -> Iterator[dict[str, t.Any]]:
+    ) -> AsyncGenerator[dict[str, t.Any], None]:
         """Yield each record with its sync outcome merged in, as syncs finish.
 
-        At most ``concurrency * WINDOW_PER_WORKER`` records wait at once (for
-        their sync, or for the verdict on a platform 404); when the window is
-        full, the next finished sync frees a place, whichever it is.
+        At most ``concurrency`` sync calls are in flight (each a task on the
+        engine's loop) and at most ``concurrency * WINDOW_PER_WORKER``
+        records wait at once (for their sync, or for the verdict on a
+        platform 404); when the window is full, the next finished sync frees
+        a place, whichever it is.
 
         Args:
             records: the extracted campaigns.
@@ -182,57 +188,81 @@ class CampaignSyncer(SyncJudge):
         """
         window = max(1, self.concurrency * WINDOW_PER_WORKER)
         waiting = _Window()
-        executor = ThreadPoolExecutor(
-            max_workers=self.concurrency, thread_name_prefix="mixoads-sync"
-        )
-        early = {cid: executor.submit(self.sync_one, cid) for cid in first}
+        slots = asyncio.Semaphore(max(1, self.concurrency))
+        started: set[asyncio.Task[SyncOutcome]] = set()
+
+        async def in_turn(campaign_id: str) -> SyncOutcome:
+            async with slots:
+                task = asyncio.current_task()
+                if task is not None:
+                    started.add(task)  # from here on it may reach the platform
+                return await self.sync_one(campaign_id)
+
+        def start(campaign_id: str) -> asyncio.Task[SyncOutcome]:
+            return asyncio.create_task(in_turn(campaign_id))
+
+        early = {cid: start(cid) for cid in first}
         self._merge = merge or (lambda _cid, outcome: outcome.as_fields())
         self._carried = carried or (lambda _cid: dict(NOT_SYNCED))
         interrupted = False
         try:
             try:
-                for record in records:
+                async for record in records:
                     cid = record["id"]
-                    future = early.pop(cid, None)
-                    if future is None and should_sync(cid):
-                        future = executor.submit(self.sync_one, cid)
-                    if future is None:
+                    task = early.pop(cid, None)
+                    if task is None and should_sync(cid):
+                        task = start(cid)
+                    if task is None:
                         record.update(self._carried(cid))
                         yield record
                         continue
-                    waiting.syncing[future] = record
-                    yield from self._drain(waiting, keep=window - 1)
+                    waiting.syncing[task] = record
+                    async for done in self._drain(waiting, keep=window - 1):
+                        yield done
             except Exception:
                 # The listing failed (a short read, a dead API): the records
                 # already read still go out, and nothing more is synced.
                 self._stop_for("the listing failed", log=False)
-                yield from self._drain(waiting, keep=0)
+                async for done in self._drain(waiting, keep=0):
+                    yield done
                 raise
-            yield from self._drain(waiting, keep=0)
-            for cid, future in early.items():
+            async for done in self._drain(waiting, keep=0):
+                yield done
+            for cid, task in early.items():
                 # Listed no more (deleted since?): their outcome still counts.
-                self._merge(cid, future.result())
+                self._merge(cid, await task)
         except BaseException as exc:
-            # An interrupt (a BaseException, not GeneratorExit) must not wait
-            # for workers: they may be queued for their turn in the budget,
-            # a minute or more at the vendor's pace, or mid-call. The process
+            # An interrupt (a cancellation, not GeneratorExit) must not wait
+            # for calls: they may be waiting for their turn in the budget, a
+            # minute or more at the vendor's pace, or mid-call. The process
             # exits at once and they send nothing more (the stop flag).
             interrupted = not isinstance(exc, (Exception, GeneratorExit))
             raise
         finally:
-            executor.shutdown(wait=not interrupted, cancel_futures=True)
+            pending = [*waiting.syncing, *early.values()]
+            for task in pending:
+                if interrupted or task not in started:
+                    task.cancel()
+            if not interrupted:
+                # Calls already under way finish (their answer is counted);
+                # none that had not started is sent.
+                await asyncio.gather(*pending, return_exceptions=True)
 
-    def _drain(self, waiting: _Window, *, keep: int) -> Iterator[dict[str, t.Any]]:
+    async def _drain(
+        self, waiting: _Window, *, keep: int
+    ) -> AsyncGenerator[dict[str, t.Any], None]:
         """Yield finished records until at most ``keep`` wait.
 
         Finished syncs go out in the order they were listed among themselves;
         an unfinished one never holds a finished one back.
         """
         while True:
-            for future in [f for f in waiting.syncing if f.done()]:
-                record = waiting.syncing.pop(future)
-                yield from self._finish(record, future, waiting)
-            yield from self._judge_not_found(waiting)
+            for task in [f for f in waiting.syncing if f.done()]:
+                record = waiting.syncing.pop(task)
+                for done in self._finish(record, task, waiting):
+                    yield done
+            for done in self._judge_not_found(waiting):
+                yield done
             if len(waiting) <= keep:
                 return
             if not waiting.syncing:
@@ -241,19 +271,18 @@ class CampaignSyncer(SyncJudge):
                 record, outcome = waiting.not_found.popleft()
                 yield self._keep_not_found(record, outcome)
                 continue
-            wait(list(waiting.syncing), return_when=FIRST_COMPLETED)
+            await asyncio.wait(
+                list(waiting.syncing), return_when=asyncio.FIRST_COMPLETED
+            )
 
     def _finish(
         self,
         record: dict[str, t.Any],
-        future: Future[SyncOutcome],
+        task: asyncio.Task[SyncOutcome],
         waiting: _Window,
     ) -> Iterator[dict[str, t.Any]]:
         cid = record["id"]
-        try:
-            outcome = future.result()
-        except CancelledError:
-            outcome = self._deferred()
+        outcome = self._deferred() if task.cancelled() else task.result()
         if outcome.status == DEFERRED:
             # Counted here, not in _count: most deferrals never reach it
             # (a call not started once syncing stopped, a cancelled one).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import typing as t
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 
 import requests
 
@@ -67,7 +68,7 @@ class ListingAPI:
         self.pages = pages or {}
         self.asked: list[tuple[int, int]] = []
 
-    def list_page(
+    async def list_page(
         self, number: int, limit: int, *, check: t.Callable[[requests.Response], t.Any]
     ) -> requests.Response:
         self.asked.append((number, limit))
@@ -75,3 +76,17 @@ class ListingAPI:
         answer = response(200, body, path=f"/api/campaigns?page={number}")
         check(answer)
         return answer
+
+
+_T = t.TypeVar("_T")
+
+
+async def collect(items: AsyncIterable[_T]) -> list[_T]:
+    """Every item of an async iterable, in order (``list`` for async)."""
+    return [item async for item in items]
+
+
+async def aiter_of(items: Iterable[_T]) -> AsyncIterator[_T]:
+    """``items`` as an async iterator (what the engine's records are)."""
+    for item in items:
+        yield item

@@ -1,12 +1,13 @@
 """The account's API object: the one place a call is sent (no network).
 
-A scripted session answers; the real retry policy runs the attempts (its
+A scripted transport answers; the real retry policy runs the attempts (its
 waits patched to zero), so what is retried, what is checked and what is
 counted is the production path.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import typing as t
@@ -21,16 +22,14 @@ from tap_mixoads.http.retry import RetryPolicy
 from tests.unit.fakes import API, response
 
 
-class ScriptedSession:
+class ScriptedTransport:
     """Answers each send with the next scripted (status, body)."""
 
     def __init__(self, answers: list[tuple[int, t.Any]]) -> None:
         self.answers = answers
         self.sent: list[requests.PreparedRequest] = []
 
-    def send(
-        self, request: requests.PreparedRequest, **_kw: t.Any
-    ) -> requests.Response:
+    async def send(self, request: requests.PreparedRequest) -> requests.Response:
         self.sent.append(request)
         status, body = self.answers.pop(0)
         answer = response(status, body, method=request.method or "GET")
@@ -42,9 +41,8 @@ class ScriptedSession:
 class Client:
     """What the API object reads of an account's client."""
 
-    def __init__(self, session: ScriptedSession) -> None:
-        self.session = session
-        self.timeout = 5.0
+    def __init__(self, transport: ScriptedTransport) -> None:
+        self.transport = transport
         self.retry = RetryPolicy(
             max_tries=3, max_rate_limit_wait=60, logger=logging.getLogger("t")
         )
@@ -56,15 +54,15 @@ def no_waits(monkeypatch):
 
 
 def _api(answers: list[tuple[int, t.Any]], metrics: logging.Logger | None = None):
-    session = ScriptedSession(answers)
+    transport = ScriptedTransport(answers)
     api = AccountAPI(
-        client=Client(session),  # type: ignore[arg-type]
+        client=Client(transport),  # type: ignore[arg-type]
         url_base=API,
         user_agent="tap-mixoads/test",
         stream_name="campaigns",
         metrics_logger=metrics or logging.getLogger("t.metrics"),
     )
-    return api, session
+    return api, transport
 
 
 PAGE = {"data": [], "pagination": {"total": 0}}
@@ -72,11 +70,11 @@ PAGE = {"data": [], "pagination": {"total": 0}}
 
 def test_a_list_page_is_retried_and_checked_only_when_classified_good():
     checked = []
-    api, session = _api([(503, {"error": "x"}), (200, PAGE)])
-    answer = api.list_page(2, 50, check=checked.append)
+    api, transport = _api([(503, {"error": "x"}), (200, PAGE)])
+    answer = asyncio.run(api.list_page(2, 50, check=checked.append))
     assert answer.status_code == 200
-    assert len(session.sent) == 2 and len(checked) == 1
-    sent = session.sent[-1]
+    assert len(transport.sent) == 2 and len(checked) == 1
+    sent = transport.sent[-1]
     assert sent.url == f"{API}/api/campaigns?page=2&limit=50"
     assert sent.headers["Accept"] == "application/json"
     assert sent.headers["User-Agent"] == "tap-mixoads/test"
@@ -90,22 +88,22 @@ def test_a_page_the_check_refuses_is_sent_again():
         if len(calls) == 1:
             raise ShortReadError("page 1: it was empty", answer)
 
-    api, session = _api([(200, PAGE), (200, PAGE)])
-    api.list_page(1, 10, check=check)
-    assert len(session.sent) == 2 and len(calls) == 2
+    api, transport = _api([(200, PAGE), (200, PAGE)])
+    asyncio.run(api.list_page(1, 10, check=check))
+    assert len(transport.sent) == 2 and len(calls) == 2
 
 
 def test_a_sync_counts_its_attempts_and_a_4xx_is_final():
     attempts = []
-    api, session = _api([(500, {}), (200, {"success": True})])
-    api.sync_campaign("campaign/7", lambda: attempts.append(1))
+    api, transport = _api([(500, {}), (200, {"success": True})])
+    asyncio.run(api.sync_campaign("campaign/7", lambda: attempts.append(1)))
     assert len(attempts) == 2
-    assert session.sent[0].url == f"{API}/api/campaigns/campaign%2F7/sync"
-    assert json.loads(session.sent[0].body or b"{}") == {"campaign_id": "campaign/7"}
-    api, session = _api([(400, {"error": "bad"})])
+    assert transport.sent[0].url == f"{API}/api/campaigns/campaign%2F7/sync"
+    assert json.loads(transport.sent[0].body or b"{}") == {"campaign_id": "campaign/7"}
+    api, transport = _api([(400, {"error": "bad"})])
     with pytest.raises(APIRequestError):
-        api.sync_campaign("campaign_1", lambda: None)
-    assert len(session.sent) == 1
+        asyncio.run(api.sync_campaign("campaign_1", lambda: None))
+    assert len(transport.sent) == 1
 
 
 def test_metrics_time_each_attempt_and_count_each_call(caplog):
@@ -114,8 +112,8 @@ def test_metrics_time_each_attempt_and_count_each_call(caplog):
     # The call counts go to the SDK's own metrics logger.
     caplog.set_level(logging.INFO, logger="singer_sdk.metrics")
     api, _ = _api([(503, {}), (200, PAGE), (200, {"success": True})], metrics)
-    api.list_page(1, 10, check=lambda _r: None)
-    api.sync_campaign("campaign_1", lambda: None)
+    asyncio.run(api.list_page(1, 10, check=lambda _r: None))
+    asyncio.run(api.sync_campaign("campaign_1", lambda: None))
     api.close()
     points = [
         json.loads(r.getMessage().split("METRIC: ", 1)[1])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-import threading
 import time
 
 import pytest
@@ -17,30 +17,27 @@ def test_interval_spreads_the_budget_evenly_with_a_margin():
     assert 600 < pacing_interval_ms(100) <= 606 + 5
 
 
-def test_pacer_never_lets_two_calls_closer_than_the_interval_across_threads():
-    # 100 ms apart: wide enough that a thread waking a few tens of ms late on
+def test_pacer_never_lets_two_calls_closer_than_the_interval_across_tasks():
+    # 100 ms apart: wide enough that a task waking a few tens of ms late on
     # a loaded 2-core box cannot make two turns look simultaneous.
     pacer = RequestPacer(600)
     stamps: list[float] = []
-    lock = threading.Lock()
 
-    def worker():
+    async def worker():
         for _ in range(5):
-            pacer.acquire()
-            with lock:
-                stamps.append(time.monotonic())
+            await pacer.turn()
+            stamps.append(time.monotonic())
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    async def workers():
+        await asyncio.gather(*(worker() for _ in range(4)))
+
+    asyncio.run(workers())
     stamps.sort()
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
     interval = pacer.interval_ms / 1000
     assert len(stamps) == 20
     # In aggregate never faster than the budget; single gaps may shrink a
-    # little when a thread is scheduled late after its turn (a loaded box).
+    # little when a task is scheduled late after its turn (a loaded box).
     assert stamps[-1] - stamps[0] >= 19 * interval * 0.98
     assert min(gaps) >= interval * 0.5
 
@@ -51,12 +48,16 @@ def test_a_late_departure_pushes_the_following_calls_back():
     # otherwise squeeze 3 calls into less than 2 intervals.
     pacer = RequestPacer(600)
     departures = []
-    for i in range(6):
-        pacer.acquire()
-        if i == 2:
-            time.sleep(0.08)
-        pacer.mark_sending()
-        departures.append(time.monotonic())
+
+    async def calls():
+        for i in range(6):
+            await pacer.turn()
+            if i == 2:
+                await asyncio.sleep(0.08)
+            await pacer.mark_sending()
+            departures.append(time.monotonic())
+
+    asyncio.run(calls())
     for k in range(1, 6):
         for i in range(k, 6):
             assert departures[i] - departures[i - k] >= k * 0.1
@@ -70,9 +71,13 @@ def test_a_429_slows_the_pace_and_it_recovers_to_a_wider_margin():
     # Concurrent 429s within one interval are one signal, not many.
     assert pacer.note_rate_limited() is False
     assert pacer.interval_s == pytest.approx(base * 2)
-    for _ in range(60):
-        pacer._departures.clear()  # no waiting: only the recovery is tested
-        pacer.mark_sending()
+
+    async def recover():
+        for _ in range(60):
+            pacer._departures.clear()  # no waiting: only the recovery is tested
+            await pacer.mark_sending()
+
+    asyncio.run(recover())
     # Back near the budget's pace, but with a margin widened for the rest
     # of the run: a noisy machine costs one 429, not one per window.
     assert pacer.interval_s == pytest.approx(base * 1.03)

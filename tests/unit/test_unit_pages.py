@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -11,7 +12,7 @@ from tap_mixoads.extract.normalizer import CampaignNormalizer, ExtractedRecord
 from tap_mixoads.extract.pages import REMOVED_AT, campaign_records
 from tap_mixoads.extract.paginator import CampaignPaginator
 from tap_mixoads.streams import CampaignsStream
-from tests.unit.fakes import ListingAPI, page
+from tests.unit.fakes import ListingAPI, collect, page
 
 LOG = logging.getLogger("test")
 
@@ -19,13 +20,15 @@ LOG = logging.getLogger("test")
 def _records(api: ListingAPI, page_size: int) -> tuple[list[dict], CampaignPaginator]:
     paginator = CampaignPaginator(page_size=page_size, logger=LOG)
     normalizer = CampaignNormalizer(CampaignsStream.schema, CampaignsStream.API_FIELDS)
-    out = list(
-        campaign_records(
-            api=api,  # type: ignore[arg-type]
-            paginator=paginator,
-            normalizer=normalizer,
-            client_id="acme",
-            logger=LOG,
+    out = asyncio.run(
+        collect(
+            campaign_records(
+                api=api,  # type: ignore[arg-type]
+                paginator=paginator,
+                normalizer=normalizer,
+                client_id="acme",
+                logger=LOG,
+            )
         )
     )
     return out, paginator

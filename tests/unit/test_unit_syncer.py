@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -11,6 +12,7 @@ from tap_mixoads.extract import paginator as pagination
 from tap_mixoads.extract.paginator import CampaignPaginator
 from tap_mixoads.sync import judge
 from tap_mixoads.sync.syncer import CampaignSyncer
+from tests.unit.fakes import aiter_of, collect
 
 
 def _platform_404(campaign_id: str) -> requests.Response:
@@ -23,10 +25,15 @@ def _platform_404(campaign_id: str) -> requests.Response:
     return response
 
 
+def _sync_all(syncer: CampaignSyncer, records: list[dict]) -> list[dict]:
+    """Every record ``sync_all`` yields for ``records``, in the order it yields."""
+    return asyncio.run(collect(syncer.sync_all(aiter_of(records))))
+
+
 def _syncer_answering(not_found: set[str], failing: frozenset[str] = frozenset()):
     """A syncer whose calls answer the platform's 404, a 500 or a success."""
 
-    def send(campaign_id, on_attempt):
+    async def send(campaign_id, on_attempt):
         on_attempt()
         if campaign_id in not_found:
             raise requests.HTTPError(response=_platform_404(campaign_id))
@@ -71,7 +78,7 @@ def test_platform_404s_for_most_campaigns_mean_the_route_is_missing():
     # exists. Syncing stops; no record is dropped.
     sent = []
 
-    def send(campaign_id, on_attempt):
+    async def send(campaign_id, on_attempt):
         on_attempt()
         sent.append(campaign_id)
         raise requests.HTTPError(response=_platform_404(campaign_id))
@@ -82,7 +89,7 @@ def test_platform_404s_for_most_campaigns_mean_the_route_is_missing():
         logger=logging.getLogger("t"),
     )
     records = [{"id": f"campaign_{i}"} for i in range(1, 31)]
-    out = list(syncer.sync_all(records))
+    out = _sync_all(syncer, records)
     assert sorted(r["id"] for r in out) == sorted(r["id"] for r in records)
     assert syncer.route_missing is not None
     assert (
@@ -110,7 +117,7 @@ def test_platform_404s_at_the_head_of_the_list_are_not_a_missing_route(
     monkeypatch.setattr(judge, "MIN_404S_FOR_MISSING_ROUTE", min_404s)
     monkeypatch.setattr(judge, "MISSING_ROUTE_SHARE", 0.5 if misfires else 2 / 3)
     syncer = _syncer_answering({"campaign_1", "campaign_2", "campaign_3"})
-    out = list(syncer.sync_all([{"id": f"campaign_{i}"} for i in range(1, 21)]))
+    out = _sync_all(syncer, [{"id": f"campaign_{i}"} for i in range(1, 21)])
     if misfires:
         assert syncer.route_missing is not None
         return
@@ -129,7 +136,7 @@ def test_platform_404s_for_a_clear_majority_with_failures_mean_a_missing_route()
         failing=frozenset({"campaign_13", "campaign_14", "campaign_15"}),
     )
     order = [f"campaign_{i}" for i in (13, 14, 15, *range(1, 13))]
-    out = list(syncer.sync_all([{"id": cid} for cid in order]))
+    out = _sync_all(syncer, [{"id": cid} for cid in order])
     assert syncer.route_missing is not None
     assert "10 of 13 campaigns answered the platform's 404" in syncer.route_missing
     assert len(out) == 15  # every record kept
@@ -142,14 +149,14 @@ def test_platform_404s_short_of_a_clear_majority_are_campaigns():
         {f"campaign_{i}" for i in range(11, 21)},
         failing=frozenset(f"campaign_{i}" for i in range(1, 11)),
     )
-    out = list(syncer.sync_all([{"id": f"campaign_{i}"} for i in range(1, 21)]))
+    out = _sync_all(syncer, [{"id": f"campaign_{i}"} for i in range(1, 21)])
     assert syncer.route_missing is None
     assert len(out) == 20
     assert {r["sync_http_status"] for r in out} == {404, 500}
 
 
 def test_one_platform_404_among_successes_drops_only_that_campaign():
-    def send(campaign_id, on_attempt):
+    async def send(campaign_id, on_attempt):
         on_attempt()
         if campaign_id == "campaign_7":
             raise requests.HTTPError(response=_platform_404(campaign_id))
@@ -161,6 +168,6 @@ def test_one_platform_404_among_successes_drops_only_that_campaign():
         return response
 
     syncer = CampaignSyncer(send=send, concurrency=1, logger=logging.getLogger("t"))
-    out = list(syncer.sync_all([{"id": f"campaign_{i}"} for i in range(1, 21)]))
+    out = _sync_all(syncer, [{"id": f"campaign_{i}"} for i in range(1, 21)])
     assert len(out) == 19 and "campaign_7" not in [r["id"] for r in out]
     assert syncer.route_missing is None

@@ -8,12 +8,14 @@ resend (waiting the same way) met a 401 again: the run failed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import typing as t
 
 import requests
 
 from tap_mixoads.http.transport import AccountTransport
+from tap_mixoads.http.wire import Wire
 
 
 class Budget:
@@ -22,10 +24,10 @@ class Budget:
     def __init__(self, log: list[str]) -> None:
         self.log = log
 
-    def acquire(self) -> None:
-        self.log.append("acquire")
+    async def turn(self) -> None:
+        self.log.append("turn")
 
-    def mark_sending(self) -> float:
+    async def mark_sending(self) -> float:
         self.log.append("mark_sending")  # where the departure guard waits
         return 0.0
 
@@ -42,7 +44,7 @@ class Token:
     def __init__(self, log: list[str]) -> None:
         self.log = log
 
-    def bearer(self) -> str:
+    async def bearer(self) -> str:
         return f"Bearer read-after-{self.log[-1] if self.log else 'nothing'}"
 
     def invalidate(self, sent: str | None) -> None:
@@ -54,15 +56,16 @@ def test_the_token_is_read_after_the_departure_guard(monkeypatch):
     transport = AccountTransport(
         client_id="c",
         budget=Budget(log),  # type: ignore[arg-type]
+        wire=Wire(),  # never used: send_direct is replaced below
+        timeout=5.0,
         deadline=5.0,
-        pool_maxsize=2,
         logger=logging.getLogger("t"),
         api_url="http://api.test",
     )
     transport.token = Token(log)  # type: ignore[assignment]
     sent: list[str] = []
 
-    def send_direct(request: requests.PreparedRequest, **_kw: t.Any):
+    async def send_direct(request: requests.PreparedRequest, **_kw: t.Any):
         sent.append(request.headers["Authorization"])
         answer = requests.Response()
         answer.status_code = 200
@@ -70,6 +73,6 @@ def test_the_token_is_read_after_the_departure_guard(monkeypatch):
 
     monkeypatch.setattr(transport, "send_direct", send_direct)
     request = requests.Request("GET", "http://api.test/api/campaigns").prepare()
-    transport.send(request, timeout=5)
-    assert log == ["acquire", "mark_sending"]
+    asyncio.run(transport.send(request))
+    assert log == ["turn", "mark_sending"]
     assert sent == ["Bearer read-after-mark_sending"]

@@ -85,17 +85,21 @@ class BoundedFileLock:
         self._store = store
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        """Take the lock within the store's bound.
+        """Take the lock within the store's bound, however it is asked for.
+
+        The pacer asks for a turn without blocking (it waits for the turn on
+        the event loop), but not getting the lock is no answer about the
+        turn: asked again at once, a lock that another (frozen) process holds
+        would be asked for as long as that process lives. So the lock is
+        always waited for, on the executor thread that asks, up to the bound.
 
         Raises:
             SharedBudgetError: another process held it past the bound.
         """
         self._store.check()
         try:
-            self._store.lock.acquire(timeout=self._store.timeout_s if blocking else 0)
+            self._store.lock.acquire(timeout=self._store.timeout_s)
         except TimeoutError as err:  # filelock.Timeout
-            if not blocking:
-                return False
             bound = self._store.timeout_s
             raise self._store.failure(
                 f"its lock file was held for more than {bound:g} s"
