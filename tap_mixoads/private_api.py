@@ -8,11 +8,11 @@ removes or changes it, so a break shows in the build, not in production.
   ``config`` and ``parse_env``. The SDK's own ``cb_test`` reads it the same
   way and offers no public accessor; ``tap-mixoads --test`` must build the
   tap from the same input (:mod:`tap_mixoads.selftest`).
-- requests ``Response._content``: the body the transport read itself, in
+- requests ``Response._content``: the body the wire read from aiohttp, in
   chunks, against ``max_response_bytes`` and the whole-attempt deadline
-  (:mod:`tap_mixoads.http.transport`). requests has no public way to hand a
-  response a body read elsewhere; ``Response.content`` returns ``_content``
-  once it is set.
+  (:mod:`tap_mixoads.http.wire`), handed on as a ``requests.Response``.
+  requests has no public way to hand a response a body read elsewhere;
+  ``Response.content`` returns ``_content`` once it is set.
 """
 
 from __future__ import annotations
@@ -35,5 +35,5 @@ def cli_config_input(value: t.Any) -> tuple[t.Any, bool]:
 
 
 def set_body(response: requests.Response, body: bytes) -> None:
-    """Give ``response`` the body read by the transport (``Response._content``)."""
+    """Give ``response`` the body read by the wire (``Response._content``)."""
     response._content = body

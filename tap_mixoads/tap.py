@@ -251,7 +251,7 @@ class TapMixoAds(Tap):
             failures = [f for tap in _RUNS.get() or [] for f in tap.run_failures()]
         finally:
             for tap in _RUNS.get() or []:
-                tap.close_run()
+                tap.close_run()  # after an interrupt too
             _RUNS.reset(token)
         if failures:
             raise AccountFailedError("; ".join(failures))

@@ -13,6 +13,7 @@ it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import queue
 import typing as t
 
@@ -28,8 +29,19 @@ MAX_QUEUED_RECORDS = 2000
 WAKE_S = 1.0
 
 
+#: Records taken off between two hand-backs of room to the accounts.
+RELEASE_EVERY = 64
+
+
 class _Done(t.NamedTuple):
     account: Account
+
+
+def _release(room: asyncio.Semaphore | None, places: int) -> None:
+    """Give ``places`` places back to the accounts waiting for room."""
+    assert room is not None
+    for _ in range(places):
+        room.release()
 
 
 def fan_in(
@@ -39,30 +51,61 @@ def fan_in(
     *,
     on_failure: Callable[[Account, Exception], None],
     on_done: Callable[[Account], None],
+    spacing_of: Callable[[Account], float] = lambda _account: 0.0,
 ) -> Iterator[dict[str, t.Any]]:
-    """Every account's records, as they come; one account's failure stops only it."""
-    handed: queue.Queue[dict[str, t.Any] | _Done] = queue.Queue()
-    room: asyncio.Semaphore | None = None
+    """Every account's records, as they come; one account's failure stops only it.
 
-    async def work(account: Account) -> None:
+    Account i of n starts ``i / n`` of its pacing interval (``spacing_of``)
+    after the first: accounts that all started at once would send every
+    call of theirs in step, a burst of n calls each interval, which a
+    server works through for a while and so counts some arrivals late; a
+    call counted late makes the window that starts with it look short (a
+    429). Spread over one interval, the n accounts are one even stream, at
+    the cost of at most one interval of wall time.
+    """
+    handed: queue.Queue[list[dict[str, t.Any] | _Done]] = queue.Queue()
+    room: asyncio.Semaphore | None = None
+    batch: list[dict[str, t.Any] | _Done] = []
+
+    def hand(item: dict[str, t.Any] | _Done) -> None:
+        # What the accounts produce in one turn of the loop crosses to the
+        # writer's thread as one batch: one wake-up of that thread (and one
+        # tussle for the GIL) per turn, not per record.
+        if not batch:
+            asyncio.get_running_loop().call_soon(send_batch)
+        batch.append(item)
+
+    def send_batch() -> None:
+        handed.put(batch[:])
+        batch.clear()
+
+    async def work(account: Account, delay: float) -> None:
         assert room is not None
         try:
+            if delay > 0:
+                await asyncio.sleep(delay)
             records = records_of(account)
             try:
                 async for record in records:
                     await room.acquire()
-                    handed.put(record)
+                    hand(record)
             finally:
                 await records.aclose()
         except Exception as exc:  # one account's failure never stops the rest
             on_failure(account, exc)
         finally:
-            handed.put(_Done(account))
+            hand(_Done(account))
 
     async def everyone() -> None:
         nonlocal room
         room = asyncio.Semaphore(MAX_QUEUED_RECORDS)
-        await asyncio.gather(*(work(account) for account in accounts))
+        n = len(accounts)
+        await asyncio.gather(
+            *(
+                work(account, i / n * spacing_of(account))
+                for i, account in enumerate(accounts)
+            )
+        )
 
     running = len(accounts)
     if not running:
@@ -71,7 +114,7 @@ def fan_in(
     try:
         while running:
             try:
-                item = handed.get(timeout=WAKE_S)
+                items = handed.get(timeout=WAKE_S)
             except queue.Empty:
                 if (
                     future.done()
@@ -80,13 +123,21 @@ def fan_in(
                 ):
                     raise t.cast("BaseException", future.exception()) from None
                 continue
-            if isinstance(item, _Done):
-                running -= 1
-                on_done(item.account)
-            else:
-                assert room is not None
-                engine.call(room.release)
+            freed = 0
+            for item in items:
+                if isinstance(item, _Done):
+                    running -= 1
+                    on_done(item.account)
+                    continue
+                freed += 1
+                if freed >= RELEASE_EVERY:
+                    engine.call(functools.partial(_release, room, freed))
+                    freed = 0
                 yield item
+            if freed:
+                # Room goes back in batches too: each hand-back wakes the
+                # loop's thread (a write to its self-pipe).
+                engine.call(functools.partial(_release, room, freed))
     finally:
         if not future.done():
             future.cancel()

@@ -49,7 +49,6 @@ class AccountReport:
     _started_mono: float = dataclasses.field(default_factory=time.monotonic)
     _ended_mono: float | None = None
     #: How many of the syncer's events are already in ``RunContext.sync_events``.
-    events_taken: int = 0
 
     def finish(self) -> None:
         """Note the account's end (once)."""

@@ -50,7 +50,13 @@ import threading
 import time
 import typing as t
 
-from pyrate_limiter import AbstractBucket, InMemoryBucket, Limiter, Rate
+from pyrate_limiter import (
+    AbstractBucket,
+    InMemoryBucket,
+    Limiter,
+    Rate,
+    SingleBucketFactory,
+)
 from typing_extensions import override
 
 from tap_mixoads.errors import BudgetWaitTooLongError
@@ -81,6 +87,8 @@ WIDENED_MARGIN = 1.03
 SHARED_FLOOR_FACTOR = 1.5
 #: Pause before asking again when the limiter refused a turn without a wait.
 REFUSED_RETRY_S = 0.002
+#: An in-process bucket drops its expired turns once per this many turns.
+LEAK_EVERY = 32
 
 
 def pacing_interval_ms(requests_per_minute: float) -> int:
@@ -223,6 +231,7 @@ class RequestPacer:
         )
         self._lock = threading.Lock()
         self._order = asyncio.Lock()
+        self._queue = asyncio.Lock()
         self._shared = bucket is not None
         # buffer_ms is pyrate-limiter's extra sleep after a computed wait; our
         # own margin already covers drift, so none on top.
@@ -241,7 +250,19 @@ class RequestPacer:
                 )
 
             turns = _CappedBucket(turns, cap_ms=cap_ms, describe=describe)
-        self._limiter = Limiter(turns, buffer_ms=0)
+        self._turns = turns
+        self._admitted = 0
+        if self._shared:
+            # A store's bucket brings its own cross-process lock, which the
+            # Limiter takes around each turn only when handed the bucket
+            # itself; pyrate-limiter's leak thread trims the store's table.
+            self._limiter = Limiter(turns, buffer_ms=0)
+        else:
+            # An in-process bucket is trimmed here, every LEAK_EVERY turns:
+            # pyrate-limiter would start a leak thread per bucket, one per
+            # account (a thousand threads for a thousand accounts).
+            factory = SingleBucketFactory(turns, schedule_leak=False)
+            self._limiter = Limiter(factory, buffer_ms=0)
 
     @property
     def interval_s(self) -> float:
@@ -262,19 +283,28 @@ class RequestPacer:
         -1 ms as "never fits"; with a shared Postgres store, another process
         holding the table lock) is asked again after ``REFUSED_RETRY_S``:
         sending anyway would be a call outside the budget.
+
+        The account's calls wait for their turns one at a time (``_queue``):
+        its concurrent sync calls would otherwise all ask, all be told the
+        same wait, and all ask again, most of them in vain.
         """
-        while True:
-            if self._shared:
-                admitted, wait_ms = await asyncio.to_thread(self._ask)
-            else:
-                admitted, wait_ms = self._ask()
-            if admitted:
-                return
-            await asyncio.sleep(max(wait_ms / 1000, REFUSED_RETRY_S))
+        async with self._queue:
+            while True:
+                if self._shared:
+                    admitted, wait_ms = await asyncio.to_thread(self._ask)
+                else:
+                    admitted, wait_ms = self._ask()
+                if admitted:
+                    return
+                await asyncio.sleep(max(wait_ms / 1000, REFUSED_RETRY_S))
 
     def _ask(self) -> tuple[bool, int]:
         """A turn now (True), or how many ms until the bucket may have one."""
         if self._limiter.try_acquire(self.name, blocking=False):
+            self._admitted += 1
+            if not self._shared and self._admitted % LEAK_EVERY == 0:
+                turns: t.Any = self._turns  # AbstractBucket.now() is untyped
+                turns.leak(turns.now())
             return True, 0
         factory = self._limiter.bucket_factory
         item = t.cast("RateItem", factory.wrap_item(self.name))

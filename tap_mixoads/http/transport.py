@@ -25,7 +25,6 @@ top.
 from __future__ import annotations
 
 import collections
-import functools
 import threading
 import typing as t
 from urllib.parse import urljoin, urlsplit
@@ -272,7 +271,7 @@ class AccountTransport:
         departed = await self.budget.mark_sending()
         request.headers["Authorization"] = await self.token.bearer()
         response = await self.send_direct(
-            request, on_written=functools.partial(self.budget.mark_sent, departed)
+            request, on_written=_Departure(self.budget, departed).left
         )
         if response.status_code == requests.codes.too_many_requests and (
             self.budget.note_rate_limited(departed)
@@ -314,6 +313,22 @@ class AccountTransport:
             raise
         self.stats.count(endpoint, response.status_code)
         return response
+
+
+class _Departure:
+    """One call's recorded departure, moved to each later report of leaving."""
+
+    __slots__ = ("_budget", "_recorded")
+
+    def __init__(self, budget: RequestPacer, recorded: float) -> None:
+        self._budget = budget
+        self._recorded = recorded
+
+    def left(self, at: float) -> None:
+        """The request is being written at ``at`` (reported once or twice)."""
+        if at > self._recorded:
+            self._budget.mark_sent(self._recorded, at)
+            self._recorded = at
 
 
 class InterruptedRunError(requests.exceptions.RequestException):

@@ -41,12 +41,17 @@ DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 _OWN_HEADERS = frozenset({"content-length", "transfer-encoding"})
 
 
-async def _headers_sent(
-    _session: aiohttp.ClientSession,
-    context: t.Any,
-    _params: aiohttp.TraceRequestHeadersSentParams,
+async def _leaving(
+    _session: aiohttp.ClientSession, context: t.Any, _params: object
 ) -> None:
-    """Tell the attempt's ``on_written`` (if any) that its request has left."""
+    """Tell the attempt's ``on_written`` (if any) that its request leaves now.
+
+    aiohttp signals "headers sent" before it writes them: a request without
+    a body is written in the same step, but one with a body (a sync call)
+    has its headers held back and written with the body, by a task that
+    runs a turn of the loop later, when the "chunk sent" signal comes (again
+    just before the write). Both report; the later one is the departure.
+    """
     on_written = context.trace_request_ctx
     if on_written is not None:
         on_written(time.monotonic())
@@ -86,7 +91,8 @@ class Wire:
         """The aiohttp session (created on first use, on the running loop)."""
         if self._session is None or self._session.closed:
             trace = aiohttp.TraceConfig()
-            trace.on_request_headers_sent.append(_headers_sent)
+            trace.on_request_headers_sent.append(_leaving)
+            trace.on_request_chunk_sent.append(_leaving)
             self._session = aiohttp.ClientSession(
                 # No cap of its own: the rate budgets bound the calls in
                 # flight, and a call queued here would leave after its turn.

@@ -211,6 +211,9 @@ class CampaignsStream(Stream):
                     records_of,
                     on_failure=on_failure,
                     on_done=self._save_state,
+                    spacing_of=lambda account: (
+                        self.run.client(account).budget.interval_s
+                    ),
                 )
             )
             if failures:
@@ -218,6 +221,9 @@ class CampaignsStream(Stream):
             self._write_removals()
         finally:
             reporter.stop()
+            # No call is made after the campaigns: the connections and the
+            # loop go now (an in-process caller of sync_all keeps nothing).
+            self.run.close()
             self._log_account_summaries()
         self.run.stream_records_done(self.name)
 
@@ -313,14 +319,21 @@ class CampaignsStream(Stream):
     def _take_events(self, report: AccountReport) -> None:
         """Move the account's final sync outcomes so far to ``sync_events``.
 
-        Sync workers append to the syncer's list; this (on the thread that
-        writes messages) takes what is new since the last time.
+        The account's sync calls append to the syncer's list (on the
+        engine's loop); this, on the thread that writes messages, takes what
+        is there and removes it from the list, so that no outcome is held
+        twice or for the whole run (with the events stream not selected,
+        they are only dropped).
         """
         if report.sync is None:
             return
         events = report.sync.syncer.events
-        end = len(events)
-        for campaign_id, outcome, at in events[report.events_taken : end]:
+        end = len(events)  # later appends stay for the next time
+        taken = events[:end]
+        del events[:end]
+        if self.events is None or not self.events.selected:
+            return
+        for campaign_id, outcome, at in taken:
             self.run.sync_events.append(
                 outcome.as_event(
                     run_id=self.run.run_id,
@@ -329,7 +342,6 @@ class CampaignsStream(Stream):
                     at=at,
                 )
             )
-        report.events_taken = end
 
     def _flush_events(self) -> None:
         """Emit the sync events gathered so far, between campaign records.

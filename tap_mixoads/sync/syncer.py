@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import typing as t
 from dataclasses import dataclass, field
 
@@ -59,13 +60,14 @@ if t.TYPE_CHECKING:
         AsyncIterable,
         Awaitable,
         Callable,
-        Iterable,
         Iterator,
     )
 
 #: Records waiting for their sync per worker: enough for the list calls to run
-#: ahead of the syncs, little enough to keep memory flat.
-WINDOW_PER_WORKER = 8
+#: ahead of the syncs and for the missing-route verdict (at least
+#: ``MIN_404S_FOR_MISSING_ROUTE`` answers in the window), little enough that
+#: a thousand accounts' windows stay small.
+WINDOW_PER_WORKER = 4
 #: Sends one campaign's sync call with the account's full policy (pace,
 #: token, deadline, retries, classification) and returns the final answer,
 #: or raises when the call failed for good; the callable is run once per
@@ -77,10 +79,15 @@ SendFunc = t.Callable[[str, t.Callable[[], None]], "Awaitable[requests.Response]
 class _Window:
     """The records waiting in ``sync_all``: for their sync, or for a verdict.
 
-    ``not_found`` holds records whose sync answered the platform's 404 while
-    no success had shown the route works yet.
+    ``queued`` holds records whose sync has not started (no place free),
+    ``syncing`` those whose call is under way, ``not_found`` records whose
+    sync answered the platform's 404 while no success had shown the route
+    works yet.
     """
 
+    queued: collections.deque[dict[str, t.Any]] = field(
+        default_factory=collections.deque
+    )
     syncing: dict[asyncio.Task[SyncOutcome], dict[str, t.Any]] = field(
         default_factory=dict
     )
@@ -89,7 +96,7 @@ class _Window:
     )
 
     def __len__(self) -> int:
-        return len(self.syncing) + len(self.not_found)
+        return len(self.queued) + len(self.syncing) + len(self.not_found)
 
 
 class CampaignSyncer(SyncJudge):
@@ -163,45 +170,29 @@ class CampaignSyncer(SyncJudge):
         self,
         records: AsyncIterable[dict[str, t.Any]],
         *,
-        first: Iterable[str] = (),
         should_sync: Callable[[str], bool] = lambda _cid: True,
         merge: Callable[[str, SyncOutcome], dict[str, t.Any]] | None = None,
         carried: Callable[[str], dict[str, t.Any]] | None = None,
     ) -> AsyncGenerator[dict[str, t.Any], None]:
         """Yield each record with its sync outcome merged in, as syncs finish.
 
-        At most ``concurrency`` sync calls are in flight (each a task on the
-        engine's loop) and at most ``concurrency * WINDOW_PER_WORKER``
-        records wait at once (for their sync, or for the verdict on a
-        platform 404); when the window is full, the next finished sync frees
-        a place, whichever it is.
+        At most ``concurrency`` sync calls are in flight, each a task on the
+        engine's loop (a task is started only when a place is free, so a
+        thousand accounts hold a few thousand tasks, not one per waiting
+        record), and at most ``concurrency * WINDOW_PER_WORKER`` records
+        wait at once (for their sync, or for the verdict on a platform 404);
+        when the window is full, the next finished sync frees a place,
+        whichever it is.
 
         Args:
             records: the extracted campaigns.
-            first: campaigns to sync before the listing reaches them (earlier
-                failures first); their outcome waits for their record.
-            should_sync: whether a listed campaign not in ``first`` gets a
-                sync call in this run.
+            should_sync: whether a listed campaign gets a sync call in this run.
             merge: turns an outcome into the record's fields (the ledger's
                 bookkeeping); default: the outcome as is.
             carried: the fields of a campaign not synced in this run.
         """
         window = max(1, self.concurrency * WINDOW_PER_WORKER)
         waiting = _Window()
-        slots = asyncio.Semaphore(max(1, self.concurrency))
-        started: set[asyncio.Task[SyncOutcome]] = set()
-
-        async def in_turn(campaign_id: str) -> SyncOutcome:
-            async with slots:
-                task = asyncio.current_task()
-                if task is not None:
-                    started.add(task)  # from here on it may reach the platform
-                return await self.sync_one(campaign_id)
-
-        def start(campaign_id: str) -> asyncio.Task[SyncOutcome]:
-            return asyncio.create_task(in_turn(campaign_id))
-
-        early = {cid: start(cid) for cid in first}
         self._merge = merge or (lambda _cid, outcome: outcome.as_fields())
         self._carried = carried or (lambda _cid: dict(NOT_SYNCED))
         interrupted = False
@@ -209,14 +200,11 @@ class CampaignSyncer(SyncJudge):
             try:
                 async for record in records:
                     cid = record["id"]
-                    task = early.pop(cid, None)
-                    if task is None and should_sync(cid):
-                        task = start(cid)
-                    if task is None:
+                    if not should_sync(cid):
                         record.update(self._carried(cid))
                         yield record
                         continue
-                    waiting.syncing[task] = record
+                    waiting.queued.append(record)
                     async for done in self._drain(waiting, keep=window - 1):
                         yield done
             except Exception:
@@ -228,9 +216,6 @@ class CampaignSyncer(SyncJudge):
                 raise
             async for done in self._drain(waiting, keep=0):
                 yield done
-            for cid, task in early.items():
-                # Listed no more (deleted since?): their outcome still counts.
-                self._merge(cid, await task)
         except BaseException as exc:
             # An interrupt (a cancellation, not GeneratorExit) must not wait
             # for calls: they may be waiting for their turn in the budget, a
@@ -239,14 +224,30 @@ class CampaignSyncer(SyncJudge):
             interrupted = not isinstance(exc, (Exception, GeneratorExit))
             raise
         finally:
-            pending = [*waiting.syncing, *early.values()]
-            for task in pending:
-                if interrupted or task not in started:
+            waiting.queued.clear()  # never started: nothing was sent
+            if interrupted:
+                for task in waiting.syncing:
                     task.cancel()
-            if not interrupted:
-                # Calls already under way finish (their answer is counted);
-                # none that had not started is sent.
-                await asyncio.gather(*pending, return_exceptions=True)
+            else:
+                # Calls already under way finish (their answer is counted).
+                await asyncio.gather(*waiting.syncing, return_exceptions=True)
+
+    def _start(self, waiting: _Window) -> None:
+        """Start the queued records' syncs while fewer than ``concurrency`` run.
+
+        Also called as each call ends, so the next one starts at once, even
+        while nobody drains (the listing waiting out a retry, say).
+        """
+        running = sum(not task.done() for task in waiting.syncing)
+        while waiting.queued and running < self.concurrency:
+            record = waiting.queued.popleft()
+            task = asyncio.create_task(self.sync_one(record["id"]))
+            task.add_done_callback(functools.partial(self._ended, waiting))
+            waiting.syncing[task] = record
+            running += 1
+
+    def _ended(self, waiting: _Window, _task: asyncio.Task[SyncOutcome]) -> None:
+        self._start(waiting)
 
     async def _drain(
         self, waiting: _Window, *, keep: int
@@ -257,10 +258,12 @@ class CampaignSyncer(SyncJudge):
         an unfinished one never holds a finished one back.
         """
         while True:
+            self._start(waiting)
             for task in [f for f in waiting.syncing if f.done()]:
                 record = waiting.syncing.pop(task)
                 for done in self._finish(record, task, waiting):
                     yield done
+            self._start(waiting)
             for done in self._judge_not_found(waiting):
                 yield done
             if len(waiting) <= keep:
