@@ -33,6 +33,10 @@ class SyncLike(t.Protocol):
         """The sync's one-line summary."""
         ...
 
+    def release(self) -> None:
+        """Let go of the campaigns once the ledger is in the state."""
+        ...
+
 
 @dataclasses.dataclass
 class AccountReport:

@@ -354,6 +354,17 @@ class Ledger:
         when = removed_at.isoformat()
         return dropped, [Removal(cid, when) for cid in gone]
 
+    def forget_saved(self) -> None:
+        """Drop what only the saved state needs: successes, sightings, removals.
+
+        Once :meth:`to_state` went into the state, the run asks only for
+        :meth:`counts` (failures) and ``became_dead``; with a thousand
+        accounts, the successes are most of what the run would hold.
+        """
+        self.synced = {}
+        self.seen = {}
+        self.removed = {}
+
     def counts(self) -> dict[str, int]:
         """How many campaigns the ledger holds, by status."""
         out: dict[str, int] = {}

@@ -194,6 +194,15 @@ class AccountSync:
             )
         return self.removals
 
+    def release(self) -> None:
+        """Let go of the campaigns once the ledger is in the state.
+
+        The run report's figures (counts, removals, summary) stay.
+        """
+        self.ledger.forget_saved()
+        self.listed = set()
+        self._fingerprints = {}
+
     def _merge(self, campaign_id: str, outcome: SyncOutcome) -> dict[str, t.Any]:
         print_ = self._fingerprints.pop(campaign_id, None)
         return self.ledger.record(campaign_id, outcome, print_)
