@@ -1,5 +1,9 @@
 """Fixtures: a real mock API server per test (or module), on a free port.
 
+The servers run in-process (``InProcessMockServer``: real sockets, an event
+loop in a background thread); a test that needs the mock to be a process of
+its own starts ``mock_api.testing.MockServer`` itself.
+
 Also isolates the run from the user's own Meltano state: every ``meltano``
 the tests start (they inherit this process's environment) keeps its system
 database, so its state entries, in a temp file, never in the project's
@@ -22,7 +26,7 @@ import psycopg
 import pytest
 
 from devtools.pg import postgres_from_env_or_private, target_postgres_config
-from mock_api.testing import MockServer
+from mock_api.testing import InProcessMockServer, MockServer
 
 # Set beside MELTANO_DATABASE_URI when this file chose it, so an xdist worker
 # (which inherits the controller's environment) can tell ours from a caller's.
@@ -52,7 +56,7 @@ def mock_api() -> Iterator[Callable[..., MockServer]]:
 
     def start(profile: str = "calm", **knobs: Any) -> MockServer:
         knobs.setdefault("seed", 1234)
-        server = MockServer(profile=profile, **knobs).start()
+        server = InProcessMockServer(profile=profile, **knobs).start()
         servers.append(server)
         return server
 
@@ -64,7 +68,7 @@ def mock_api() -> Iterator[Callable[..., MockServer]]:
 @pytest.fixture(scope="module")
 def calm_api() -> Iterator[MockServer]:
     """One calm server shared by a module's read-only tests (reset per test)."""
-    with MockServer(profile="calm", seed=1) as server:
+    with InProcessMockServer(profile="calm", seed=1) as server:
         yield server
 
 
