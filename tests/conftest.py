@@ -9,6 +9,14 @@ the tests start (they inherit this process's environment) keeps its system
 database, so its state entries, in a temp file, never in the project's
 ``.meltano/meltano.db``. (The user's ``.env`` is kept out by
 ``tests.helpers.MELTANO_ISOLATION``.)
+
+And each pytest process gets its own Meltano system directory
+(``MELTANO_SYS_DIR_ROOT``): Meltano writes every invocation's config,
+catalog and state files to fixed paths under ``<sys dir>/run/<plugin>/``,
+so two invocations sharing a sys dir must never overlap. With one per
+process, xdist workers run Meltano side by side; the installed plugins
+(the venvs ``make install`` built under ``.meltano/extractors`` and
+``.meltano/loaders``) are linked in, not copied.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,22 +40,47 @@ from mock_api.testing import InProcessMockServer, MockServer
 # Set beside MELTANO_DATABASE_URI when this file chose it, so an xdist worker
 # (which inherits the controller's environment) can tell ours from a caller's.
 _OWN_DB_MARK = "MIXOADS_TESTS_OWN_MELTANO_DB"
+_OWN_SYS_DIR_MARK = "MIXOADS_TESTS_OWN_MELTANO_SYS_DIR"
+_REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Point Meltano's system database at a temp file for this process.
+    """Point Meltano's system database and system dir at temp ones.
 
     One per pytest process, xdist workers included: Meltano refuses to start
     a pipeline while another one with the same state id (``dev:tap-mixoads-
     to-target-postgres``, say, from the demo test and a fresh project's test)
-    is marked running in the same system database.
+    is marked running in the same system database; and two invocations of
+    one plugin must not share ``<sys dir>/run/<plugin>/``.
     """
+    _private_system_database(config)
+    _private_system_dir(config)
+
+
+def _private_system_database(config: pytest.Config) -> None:
     if "MELTANO_DATABASE_URI" in os.environ and not os.environ.get(_OWN_DB_MARK):
         return  # a caller chose one
     state_dir = tempfile.mkdtemp(prefix="tap-mixoads-meltano-db-")
     os.environ["MELTANO_DATABASE_URI"] = f"sqlite:///{state_dir}/meltano.db"
     os.environ[_OWN_DB_MARK] = "1"
     config.add_cleanup(lambda: shutil.rmtree(state_dir, ignore_errors=True))
+
+
+def _private_system_dir(config: pytest.Config) -> None:
+    if "MELTANO_SYS_DIR_ROOT" in os.environ and not os.environ.get(_OWN_SYS_DIR_MARK):
+        return  # a caller chose one (then tests.test_meltano.LOCK_PATH is in it)
+    sys_dir = Path(tempfile.mkdtemp(prefix="tap-mixoads-meltano-sys-"))
+    # Each plugin's venv is linked, not its type folder: an install into this
+    # sys dir (a fresh project must never get it, see test_plugin_definition)
+    # then fails on the link instead of wiping the project's venv.
+    for venv in (_REPO_ROOT / ".meltano").glob("*/*/venv"):
+        if venv.parent.parent.name in ("extractors", "loaders"):
+            plugin_dir = sys_dir / venv.parent.relative_to(_REPO_ROOT / ".meltano")
+            plugin_dir.mkdir(parents=True)
+            (plugin_dir / "venv").symlink_to(venv)
+    os.environ["MELTANO_SYS_DIR_ROOT"] = str(sys_dir)
+    os.environ[_OWN_SYS_DIR_MARK] = "1"
+    config.add_cleanup(lambda: shutil.rmtree(sys_dir, ignore_errors=True))
 
 
 @pytest.fixture

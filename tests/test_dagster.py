@@ -50,7 +50,7 @@ def _env(server_url: str, accounts: list[dict], pg_url: str, schema: str, uri: s
 
 def _materialize(defs: dg.Definitions, key: str) -> dg.ExecuteInProcessResult:
     assets = list(defs.assets or [])
-    with LOCK_PATH.open("w") as lock:  # .meltano/run is the checkout's
+    with LOCK_PATH.open("w") as lock:  # <sys dir>/run: see tests/conftest.py
         fcntl.flock(lock, fcntl.LOCK_EX)
         return dg.materialize(
             assets,  # type: ignore[arg-type]
