@@ -36,6 +36,7 @@ import pytest
 
 from devtools.pg import postgres_from_env_or_private, target_postgres_config
 from mock_api.testing import InProcessMockServer, MockServer
+from tests.helpers import close_tap_fork_server
 
 # Set beside MELTANO_DATABASE_URI when this file chose it, so an xdist worker
 # (which inherits the controller's environment) can tell ours from a caller's.
@@ -81,6 +82,11 @@ def _private_system_dir(config: pytest.Config) -> None:
     os.environ["MELTANO_SYS_DIR_ROOT"] = str(sys_dir)
     os.environ[_OWN_SYS_DIR_MARK] = "1"
     config.add_cleanup(lambda: shutil.rmtree(sys_dir, ignore_errors=True))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop the tap fork server (tests.helpers.run_tap) before the process ends."""
+    close_tap_fork_server()
 
 
 @pytest.fixture

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
+import io
 import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,13 +97,154 @@ class TapRun:
         return self.stderr.splitlines()
 
 
+class TapProcess:
+    """One tap process forked by the fork server (``tests/tapfork.py``).
+
+    What the tests use of ``subprocess.Popen``: ``pid``, ``returncode``,
+    ``poll()``, ``wait(timeout)`` and ``kill()``. The process is the fork
+    server's grandchild, not ours: its status comes over the socket.
+    """
+
+    def __init__(self, conn: socket.socket, args: list[str]) -> None:
+        self._conn = conn
+        self._reader = conn.makefile("rb")
+        self.args = args
+        self.returncode: int | None = None
+        line = self._reader.readline().decode()
+        if not line.startswith("pid "):
+            raise RuntimeError(f"tap fork server: no run started ({line!r})")
+        self.pid = int(line.split()[1])
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self._conn.settimeout(timeout)
+            try:
+                line = self._reader.readline().decode()
+            except TimeoutError:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
+            if not line.startswith("status "):
+                raise RuntimeError(f"tap fork server: no status ({line!r})")
+            self.returncode = os.waitstatus_to_exitcode(int(line.split()[1]))
+            self._reader.close()
+            self._conn.close()
+        return self.returncode
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                self.wait(timeout=0)
+            except subprocess.TimeoutExpired:
+                return None
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+
+class TapForkServer:
+    """Starts tap processes without paying the interpreter's start-up each time.
+
+    One server per pytest process, started on first use; see tests/tapfork.py
+    for what a forked run shares with ``python -m tap_mixoads`` (everything a
+    test of the tap's output, exit status or API calls can see). Tests of
+    signals, interrupts and process groups start the real command instead.
+    """
+
+    def __init__(self) -> None:
+        folder = Path(tempfile.mkdtemp(prefix="tap-mixoads-fork-"))
+        self.path = str(folder / "socket")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_MIXOADS_")}
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.tapfork", self.path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=REPO_ROOT,
+            env=env,
+        )
+        assert self._proc.stdout is not None
+        ready = self._proc.stdout.readline()
+        if ready != b"ready\n":
+            self.close()
+            raise RuntimeError(f"tap fork server did not start ({ready!r})")
+        atexit.register(self.close)
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            assert self._proc.stdin is not None
+            self._proc.stdin.close()  # the server's cue to go
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+    def start(
+        self,
+        args: list[str],
+        *,
+        env: dict[str, str],
+        cwd: Path,
+        stdin: int,
+        stdout: int,
+        stderr: int,
+    ) -> TapProcess:
+        """Fork ``python -m tap_mixoads <args>`` with these fds as its stdio."""
+        request = {"argv": ["-m", *args], "env": env, "cwd": str(cwd)}
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.connect(self.path)
+            payload = json.dumps(request).encode() + b"\n"
+            socket.send_fds(conn, [payload], [stdin, stdout, stderr])
+            return TapProcess(conn, [sys.executable, "-m", "tap_mixoads", *args])
+        except BaseException:
+            conn.close()
+            raise
+
+
+_fork_server: TapForkServer | None = None
+_fork_server_lock = threading.Lock()
+
+
+def tap_fork_server() -> TapForkServer:
+    """This process's fork server (started on first use, by one thread)."""
+    global _fork_server
+    with _fork_server_lock:
+        if _fork_server is None:
+            _fork_server = TapForkServer()
+        return _fork_server
+
+
+def close_tap_fork_server() -> None:
+    """Stop this process's fork server, if it was started, and wait for it.
+
+    Called at the end of the session (tests/conftest.py): waited for, its
+    runs' CPU time counts in this process's, as a child's would.
+    """
+    global _fork_server
+    with _fork_server_lock:
+        if _fork_server is not None:
+            _fork_server.close()
+            _fork_server = None
+
+
+def _decoded(raw: bytes) -> str:
+    """Bytes as ``subprocess.run(text=True)`` gives them (universal newlines)."""
+    return io.TextIOWrapper(io.BytesIO(raw)).read()
+
+
 def run_tap(
     config: dict[str, Any],
     *args: str,
     timeout: float = 300,
     env: dict[str, str] | None = None,
 ) -> TapRun:
-    """Run ``python -m tap_mixoads --config <file> [args]`` and parse stdout."""
+    """Run ``python -m tap_mixoads --config <file> [args]`` and parse stdout.
+
+    The process is forked by :func:`tap_fork_server` (no interpreter start-up).
+    """
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(config, fh)
         path = fh.name
@@ -106,27 +252,38 @@ def run_tap(
     full_env.update(env or {})
     started = time.monotonic()
     try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "tap_mixoads", "--config", path, *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=REPO_ROOT,
-            env=full_env,
-            check=False,
-        )
+        with (
+            open(os.devnull, "rb") as stdin,
+            tempfile.TemporaryFile() as out,
+            tempfile.TemporaryFile() as err,
+        ):
+            proc = tap_fork_server().start(
+                ["--config", path, *args],
+                env=full_env,
+                cwd=REPO_ROOT,
+                stdin=stdin.fileno(),
+                stdout=out.fileno(),
+                stderr=err.fileno(),
+            )
+            try:
+                returncode = proc.wait(timeout=timeout)
+            finally:
+                proc.kill()
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = _decoded(out.read()), _decoded(err.read())
     finally:
         os.unlink(path)
     seconds = time.monotonic() - started
     messages = []
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         line = line.strip()
         if line.startswith("{") and line.endswith("}"):
             try:
                 messages.append(json.loads(line))
             except json.JSONDecodeError:
                 continue  # a pretty-printed document (--discover, --about)
-    return TapRun(proc.returncode, proc.stdout, proc.stderr, seconds, messages)
+    return TapRun(returncode, stdout, stderr, seconds, messages)
 
 
 def failure_lines(stderr: str) -> str:
