@@ -146,18 +146,20 @@ class TapProcess:
 class TapForkServer:
     """Starts tap processes without paying the interpreter's start-up each time.
 
-    One server per pytest process, started on first use; see tests/tapfork.py
-    for what a forked run shares with ``python -m tap_mixoads`` (everything a
-    test of the tap's output, exit status or API calls can see). Tests of
-    signals, interrupts and process groups start the real command instead.
+    One server per program and pytest process, started on first use; see
+    tests/tapfork.py for what a forked run shares with ``python -m
+    tap_mixoads`` (everything a test of the tap's output, exit status or API
+    calls can see). Tests of signals, interrupts and process groups start
+    the real command instead.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, program: list[str], command: list[str]) -> None:
+        self.command = command
         folder = Path(tempfile.mkdtemp(prefix="tap-mixoads-fork-"))
         self.path = str(folder / "socket")
         env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_MIXOADS_")}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.tapfork", self.path],
+            [sys.executable, "-m", "tests.tapfork", self.path, *program],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=REPO_ROOT,
@@ -191,43 +193,57 @@ class TapForkServer:
         stdout: int,
         stderr: int,
     ) -> TapProcess:
-        """Fork ``python -m tap_mixoads <args>`` with these fds as its stdio."""
-        request = {"argv": ["-m", *args], "env": env, "cwd": str(cwd)}
+        """Fork ``<command> <args>`` with these fds as its stdio."""
+        request = {"argv": [self.command[-1], *args], "env": env, "cwd": str(cwd)}
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             conn.connect(self.path)
             payload = json.dumps(request).encode() + b"\n"
             socket.send_fds(conn, [payload], [stdin, stdout, stderr])
-            return TapProcess(conn, [sys.executable, "-m", "tap_mixoads", *args])
+            return TapProcess(conn, [*self.command, *args])
         except BaseException:
             conn.close()
             raise
 
 
-_fork_server: TapForkServer | None = None
+_fork_servers: dict[str, TapForkServer] = {}
 _fork_server_lock = threading.Lock()
 
 
-def tap_fork_server() -> TapForkServer:
-    """This process's fork server (started on first use, by one thread)."""
-    global _fork_server
+def _fork_server(name: str, program: list[str], command: list[str]) -> TapForkServer:
     with _fork_server_lock:
-        if _fork_server is None:
-            _fork_server = TapForkServer()
-        return _fork_server
+        if name not in _fork_servers:
+            _fork_servers[name] = TapForkServer(program, command)
+        return _fork_servers[name]
+
+
+def tap_fork_server() -> TapForkServer:
+    """This process's server of ``python -m tap_mixoads`` runs (started on use)."""
+    return _fork_server(
+        "tap",
+        ["module", "tap_mixoads", "tap_mixoads.cli", "tap_mixoads.tap"],
+        [sys.executable, "-m", "tap_mixoads"],
+    )
+
+
+def target_fork_server() -> TapForkServer:
+    """This process's server of ``target-postgres`` runs (started on use)."""
+    return _fork_server(
+        "target",
+        ["script", target_postgres_bin(), "target_postgres.target"],
+        [target_postgres_bin()],
+    )
 
 
 def close_tap_fork_server() -> None:
-    """Stop this process's fork server, if it was started, and wait for it.
+    """Stop this process's fork servers, if started, and wait for them.
 
-    Called at the end of the session (tests/conftest.py): waited for, its
+    Called at the end of the session (tests/conftest.py): waited for, their
     runs' CPU time counts in this process's, as a child's would.
     """
-    global _fork_server
     with _fork_server_lock:
-        if _fork_server is not None:
-            _fork_server.close()
-            _fork_server = None
+        while _fork_servers:
+            _fork_servers.popitem()[1].close()
 
 
 def _decoded(raw: bytes) -> str:
@@ -352,7 +368,9 @@ def run_pipeline(
     """Run the real tap piped into the real target-postgres, like Meltano does.
 
     ``state`` (optional) is given to the tap with ``--state``, as Meltano
-    passes the previous run's state; ``env`` adds environment variables.
+    passes the previous run's state; ``env`` adds environment variables. Both
+    processes are forked by their fork servers (:func:`tap_fork_server`,
+    :func:`target_fork_server`): no interpreter start-up.
     """
     with tempfile.TemporaryDirectory() as tmp:
         tap_cfg = Path(tmp, "tap.json")
@@ -371,32 +389,49 @@ def run_pipeline(
         }
         full_env.update(env or {})
         started = time.monotonic()
-        with tap_err.open("w") as tap_err_fh, target_err.open("w") as target_err_fh:
-            tap = subprocess.Popen(
-                [sys.executable, "-m", "tap_mixoads", *tap_args],
-                stdout=subprocess.PIPE,
-                stderr=tap_err_fh,
-                cwd=REPO_ROOT,
-                env=full_env,
-            )
-            target = subprocess.Popen(
-                [*loader_command(), "--config", str(target_cfg)],
-                stdin=tap.stdout,
-                stdout=subprocess.PIPE,
-                stderr=target_err_fh,
-                cwd=REPO_ROOT,
-                env=full_env,
-            )
-            assert tap.stdout is not None
-            tap.stdout.close()  # the target owns the read end now
+        with (
+            tap_err.open("w") as tap_err_fh,
+            target_err.open("w") as target_err_fh,
+            open(os.devnull, "rb") as stdin,
+            tempfile.TemporaryFile() as target_out_fh,
+        ):
+            # The pipe: the tap writes into it, the target reads from it; once
+            # both hold their end, ours are closed (the target sees EOF when
+            # the tap exits, as with a shell pipe).
+            read_end, write_end = os.pipe()
             try:
-                target_out, _ = target.communicate(timeout=timeout)
+                tap = tap_fork_server().start(
+                    tap_args,
+                    env=full_env,
+                    cwd=REPO_ROOT,
+                    stdin=stdin.fileno(),
+                    stdout=write_end,
+                    stderr=tap_err_fh.fileno(),
+                )
+                os.close(write_end)
+                write_end = -1
+                target = target_fork_server().start(
+                    ["--config", str(target_cfg)],
+                    env=full_env,
+                    cwd=REPO_ROOT,
+                    stdin=read_end,
+                    stdout=target_out_fh.fileno(),
+                    stderr=target_err_fh.fileno(),
+                )
+            finally:
+                for fd in (read_end, write_end):
+                    if fd >= 0:
+                        os.close(fd)
+            try:
+                target.wait(timeout=timeout)
                 tap.wait(timeout=timeout)
             finally:
                 for proc in (tap, target):
                     if proc.poll() is None:
                         proc.kill()
                         proc.wait()
+            target_out_fh.seek(0)
+            target_out = target_out_fh.read()
         seconds = time.monotonic() - started
         return PipelineRun(
             tap.returncode,

@@ -1,11 +1,15 @@
-"""A fork server for tap processes: ``python -m tap_mixoads`` without the start-up.
+"""A fork server for tap (and target) processes, without the start-up.
 
 Each tap run the tests start (``tests.helpers.run_tap``, ``run_pipeline``) is
 a process of its own, started with its own argv, environment, working
 directory and stdin/stdout/stderr, and it ends with its own exit status. A
 fresh interpreter spends ~0.35 s of CPU importing the tap (the Singer SDK,
-requests, ...) before it does anything; this server imports them once and
-forks a process per run instead.
+requests, ...) before it does anything, target-postgres ~0.5 s; a server
+imports one program's modules once and forks a process per run instead.
+
+``python -m tests.tapfork SOCKET module tap_mixoads tap_mixoads.cli ...``
+runs ``python -m tap_mixoads``; ``... SOCKET script PATH target_postgres.target``
+runs the console script at PATH; the names after it are preloaded.
 
 Protocol (one Unix-socket connection per run): the client sends one JSON
 document (``argv``, ``env``, ``cwd``) with three file descriptors (the run's
@@ -41,9 +45,6 @@ import threading
 import time
 import traceback
 from typing import Any
-
-#: Imported once by the server, so that no run imports them again.
-PRELOAD = ("tap_mixoads.cli", "tap_mixoads.tap")
 
 _MAX_MESSAGE = 1 << 20
 
@@ -97,8 +98,8 @@ def _std_streams() -> None:
     )
 
 
-def _run(request: dict[str, Any], fds: list[int]) -> None:
-    """In the forked child: become the tap process, then exit."""
+def _run(program: tuple[str, str], request: dict[str, Any], fds: list[int]) -> None:
+    """In the forked child: become the program's process, then exit."""
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     for fd in fds:
@@ -110,9 +111,14 @@ def _run(request: dict[str, Any], fds: list[int]) -> None:
     time.tzset()
     _std_streams()
     sys.argv = list(request["argv"])
+    kind, name = program
     code = 0
     try:
-        runpy.run_module("tap_mixoads", run_name="__main__", alter_sys=True)
+        if kind == "module":
+            runpy.run_module(name, run_name="__main__", alter_sys=True)
+        else:
+            sys.argv[0] = name
+            runpy.run_path(name, run_name="__main__")
     except SystemExit as exc:
         code = _exit_code(exc)
     except KeyboardInterrupt:
@@ -141,12 +147,17 @@ def _finish() -> None:
             continue
 
 
-def _monitor(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+def _monitor(
+    program: tuple[str, str],
+    conn: socket.socket,
+    request: dict[str, Any],
+    fds: list[int],
+) -> None:
     """In the forked monitor: fork the run, report its pid and its status."""
     pid = os.fork()
     if pid == 0:
         conn.close()
-        _run(request, fds)
+        _run(program, request, fds)
     for fd in fds:
         os.close(fd)
     conn.sendall(f"pid {pid}\n".encode())
@@ -155,13 +166,13 @@ def _monitor(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> No
     os._exit(0)
 
 
-def serve(path: str) -> None:
-    """Accept runs on the Unix socket ``path`` until stdin closes.
+def serve(path: str, program: tuple[str, str], preload: list[str]) -> None:
+    """Accept runs of ``program`` on the Unix socket ``path`` until stdin closes.
 
     The client holds the other end of stdin: when it goes away, so does the
     server (runs already started finish on their own).
     """
-    for name in PRELOAD:
+    for name in preload:
         __import__(name)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
@@ -186,7 +197,7 @@ def serve(path: str) -> None:
         pid = os.fork()
         if pid == 0:
             listener.close()
-            _monitor(conn, request, fds)
+            _monitor(program, conn, request, fds)
         monitors.add(pid)
         conn.close()
         for fd in fds:
@@ -194,4 +205,4 @@ def serve(path: str) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], (sys.argv[2], sys.argv[3]), sys.argv[4:])
