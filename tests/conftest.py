@@ -84,9 +84,81 @@ def _private_system_dir(config: pytest.Config) -> None:
     config.add_cleanup(lambda: shutil.rmtree(sys_dir, ignore_errors=True))
 
 
+#: Tests that take tens of seconds of wall time (mostly waiting: rate
+#: windows, backoffs, timeouts, Meltano), by node id prefix, longest first.
+#: Only a scheduling hint: started first, they overlap everything else under
+#: pytest-xdist instead of running alone at the end. A renamed test merely
+#: loses its head start.
+LONG_RUNNING = (
+    "tests/test_chaos.py::test_chaos_pipeline_loads_every_campaign_once[seed202",
+    "tests/test_faults.py::test_token_endpoint_failing_transiently_is_retried",
+    "tests/test_retries.py::test_all_campaigns_survive_503s_and_held_open",
+    "tests/test_secrets.py::test_tap_stdout_at_debug_leaks_nothing",
+    "tests/test_secrets.py::test_pipeline_through_every_failure_path",
+    "tests/test_secrets.py::test_meltano_run_at_debug_leaks_nothing",
+    "tests/test_accounts.py::test_processes_sharing_a_client_id_share",
+    "tests/test_demo.py::test_demo_never_prints_the_database_password",
+    "tests/test_meltano.py::test_meltano_run_loads_every_campaign_once",
+    "tests/test_meltano_shards.py::",
+    "tests/test_postgres_e2e.py::test_all_campaigns_land_once",
+    "tests/test_ratelimit.py::test_vendor_shaped_run",
+    "tests/test_dagster.py::test_two_shards_load_each_account_once",
+    "tests/test_plugin_definition.py::test_a_fresh_project",
+    "tests/test_deadlines.py::test_two_runs_sharing_a_client_id_both_finish",
+    "tests/test_dagster.py::",
+    "tests/test_accounts.py::",
+    "tests/test_chaos.py::",
+    "tests/test_ratelimit.py::",
+    "tests/test_sync_ledger.py::",
+    "tests/test_meltano.py::test_meltano_state_carries",
+    "tests/test_secrets.py::test_failed_runs_leak_nothing",
+    "tests/test_process_faults.py::",
+    "tests/test_database_faults.py::",
+    "tests/test_state_validation.py::test_read_only_and_failed_runs",
+    "tests/test_run_report.py::",
+    "tests/test_faults.py::",
+)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Stop the tap fork server (tests.helpers.run_tap) before the process ends."""
     close_tap_fork_server()
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Run the long tests first (stable: the rest keep their order)."""
+    _xdist_group_ids(config, items)
+
+    def rank(item: pytest.Item) -> int:
+        for i, prefix in enumerate(LONG_RUNNING):
+            if item.nodeid.startswith(prefix):
+                return i
+        return len(LONG_RUNNING)
+
+    items.sort(key=rank)
+
+
+def _xdist_group_ids(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """What ``--dist loadgroup`` needs on pytest 9: ``<nodeid>@<group>`` ids.
+
+    pytest-xdist 3.8 appends the ``xdist_group`` name to ``item._nodeid``, an
+    attribute pytest 9 no longer reads (``nodeid`` comes from ``item._id``),
+    so every test went to the scheduler as a group of its own. This runs
+    after xdist's hook in each worker and does the same through ``_id``.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        names = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        if names and "@" not in item.nodeid.rpartition("]")[2]:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(names))}")
 
 
 @pytest.fixture
