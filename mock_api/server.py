@@ -17,15 +17,14 @@ SHUTDOWN_TIMEOUT = 1.0
 MAX_LINE_SIZE = 16 * 1024
 
 
-async def serve(cfg: Config, host: str, port: int, profile: str) -> web.AppRunner:
-    """Start listening and print the one announcement line.
+async def start_runner(cfg: Config, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start listening; return the runner and the port it really got.
 
     The access log is off: it would be the one place an ``Authorization``
     header or a token could leak from the mock. Handlers are cancelled when
     their client goes away, so a hung or in-flight sync ends (and is counted
     as ended) as soon as the client times out.
     """
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     runner = web.AppRunner(
         create_app(cfg),
         access_log=None,
@@ -41,6 +40,13 @@ async def serve(cfg: Config, host: str, port: int, profile: str) -> web.AppRunne
         if isinstance(address, tuple) and len(address) >= 2:
             actual = int(address[1])
             break
+    return runner, actual
+
+
+async def serve(cfg: Config, host: str, port: int, profile: str) -> web.AppRunner:
+    """Start listening (see :func:`start_runner`) and print the announcement."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    runner, actual = await start_runner(cfg, host, port)
     print(
         f"mock_api listening on http://{host}:{actual} (profile {profile})",
         flush=True,

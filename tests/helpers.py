@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
+import io
 import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,13 +97,170 @@ class TapRun:
         return self.stderr.splitlines()
 
 
+class TapProcess:
+    """One tap process forked by the fork server (``tests/tapfork.py``).
+
+    What the tests use of ``subprocess.Popen``: ``pid``, ``returncode``,
+    ``poll()``, ``wait(timeout)`` and ``kill()``. The process is the fork
+    server's grandchild, not ours: its status comes over the socket.
+    """
+
+    def __init__(self, conn: socket.socket, args: list[str]) -> None:
+        self._conn = conn
+        self._reader = conn.makefile("rb")
+        self.args = args
+        self.returncode: int | None = None
+        line = self._reader.readline().decode()
+        if not line.startswith("pid "):
+            raise RuntimeError(f"tap fork server: no run started ({line!r})")
+        self.pid = int(line.split()[1])
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self._conn.settimeout(timeout)
+            try:
+                line = self._reader.readline().decode()
+            except TimeoutError:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
+            if not line.startswith("status "):
+                raise RuntimeError(f"tap fork server: no status ({line!r})")
+            self.returncode = os.waitstatus_to_exitcode(int(line.split()[1]))
+            self._reader.close()
+            self._conn.close()
+        return self.returncode
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                self.wait(timeout=0)
+            except subprocess.TimeoutExpired:
+                return None
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+
+class TapForkServer:
+    """Starts tap processes without paying the interpreter's start-up each time.
+
+    One server per program and pytest process, started on first use; see
+    tests/tapfork.py for what a forked run shares with ``python -m
+    tap_mixoads`` (everything a test of the tap's output, exit status or API
+    calls can see). Tests of signals, interrupts and process groups start
+    the real command instead.
+    """
+
+    def __init__(self, program: list[str], command: list[str]) -> None:
+        self.command = command
+        folder = Path(tempfile.mkdtemp(prefix="tap-mixoads-fork-"))
+        self.path = str(folder / "socket")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_MIXOADS_")}
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.tapfork", self.path, *program],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=REPO_ROOT,
+            env=env,
+        )
+        assert self._proc.stdout is not None
+        ready = self._proc.stdout.readline()
+        if ready != b"ready\n":
+            self.close()
+            raise RuntimeError(f"tap fork server did not start ({ready!r})")
+        atexit.register(self.close)
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            assert self._proc.stdin is not None
+            self._proc.stdin.close()  # the server's cue to go
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+    def start(
+        self,
+        args: list[str],
+        *,
+        env: dict[str, str],
+        cwd: Path,
+        stdin: int,
+        stdout: int,
+        stderr: int,
+    ) -> TapProcess:
+        """Fork ``<command> <args>`` with these fds as its stdio."""
+        request = {"argv": [self.command[-1], *args], "env": env, "cwd": str(cwd)}
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.connect(self.path)
+            payload = json.dumps(request).encode() + b"\n"
+            socket.send_fds(conn, [payload], [stdin, stdout, stderr])
+            return TapProcess(conn, [*self.command, *args])
+        except BaseException:
+            conn.close()
+            raise
+
+
+_fork_servers: dict[str, TapForkServer] = {}
+_fork_server_lock = threading.Lock()
+
+
+def _fork_server(name: str, program: list[str], command: list[str]) -> TapForkServer:
+    with _fork_server_lock:
+        if name not in _fork_servers:
+            _fork_servers[name] = TapForkServer(program, command)
+        return _fork_servers[name]
+
+
+def tap_fork_server() -> TapForkServer:
+    """This process's server of ``python -m tap_mixoads`` runs (started on use)."""
+    return _fork_server(
+        "tap",
+        ["module", "tap_mixoads", "tap_mixoads.cli", "tap_mixoads.tap"],
+        [sys.executable, "-m", "tap_mixoads"],
+    )
+
+
+def target_fork_server() -> TapForkServer:
+    """This process's server of ``target-postgres`` runs (started on use)."""
+    return _fork_server(
+        "target",
+        ["script", target_postgres_bin(), "target_postgres.target"],
+        [target_postgres_bin()],
+    )
+
+
+def close_tap_fork_server() -> None:
+    """Stop this process's fork servers, if started, and wait for them.
+
+    Called at the end of the session (tests/conftest.py): waited for, their
+    runs' CPU time counts in this process's, as a child's would.
+    """
+    with _fork_server_lock:
+        while _fork_servers:
+            _fork_servers.popitem()[1].close()
+
+
+def _decoded(raw: bytes) -> str:
+    """Bytes as ``subprocess.run(text=True)`` gives them (universal newlines)."""
+    return io.TextIOWrapper(io.BytesIO(raw)).read()
+
+
 def run_tap(
     config: dict[str, Any],
     *args: str,
     timeout: float = 300,
     env: dict[str, str] | None = None,
 ) -> TapRun:
-    """Run ``python -m tap_mixoads --config <file> [args]`` and parse stdout."""
+    """Run ``python -m tap_mixoads --config <file> [args]`` and parse stdout.
+
+    The process is forked by :func:`tap_fork_server` (no interpreter start-up).
+    """
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(config, fh)
         path = fh.name
@@ -106,27 +268,38 @@ def run_tap(
     full_env.update(env or {})
     started = time.monotonic()
     try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "tap_mixoads", "--config", path, *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=REPO_ROOT,
-            env=full_env,
-            check=False,
-        )
+        with (
+            open(os.devnull, "rb") as stdin,
+            tempfile.TemporaryFile() as out,
+            tempfile.TemporaryFile() as err,
+        ):
+            proc = tap_fork_server().start(
+                ["--config", path, *args],
+                env=full_env,
+                cwd=REPO_ROOT,
+                stdin=stdin.fileno(),
+                stdout=out.fileno(),
+                stderr=err.fileno(),
+            )
+            try:
+                returncode = proc.wait(timeout=timeout)
+            finally:
+                proc.kill()
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = _decoded(out.read()), _decoded(err.read())
     finally:
         os.unlink(path)
     seconds = time.monotonic() - started
     messages = []
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         line = line.strip()
         if line.startswith("{") and line.endswith("}"):
             try:
                 messages.append(json.loads(line))
             except json.JSONDecodeError:
                 continue  # a pretty-printed document (--discover, --about)
-    return TapRun(proc.returncode, proc.stdout, proc.stderr, seconds, messages)
+    return TapRun(returncode, stdout, stderr, seconds, messages)
 
 
 def failure_lines(stderr: str) -> str:
@@ -195,7 +368,9 @@ def run_pipeline(
     """Run the real tap piped into the real target-postgres, like Meltano does.
 
     ``state`` (optional) is given to the tap with ``--state``, as Meltano
-    passes the previous run's state; ``env`` adds environment variables.
+    passes the previous run's state; ``env`` adds environment variables. Both
+    processes are forked by their fork servers (:func:`tap_fork_server`,
+    :func:`target_fork_server`): no interpreter start-up.
     """
     with tempfile.TemporaryDirectory() as tmp:
         tap_cfg = Path(tmp, "tap.json")
@@ -214,32 +389,49 @@ def run_pipeline(
         }
         full_env.update(env or {})
         started = time.monotonic()
-        with tap_err.open("w") as tap_err_fh, target_err.open("w") as target_err_fh:
-            tap = subprocess.Popen(
-                [sys.executable, "-m", "tap_mixoads", *tap_args],
-                stdout=subprocess.PIPE,
-                stderr=tap_err_fh,
-                cwd=REPO_ROOT,
-                env=full_env,
-            )
-            target = subprocess.Popen(
-                [*loader_command(), "--config", str(target_cfg)],
-                stdin=tap.stdout,
-                stdout=subprocess.PIPE,
-                stderr=target_err_fh,
-                cwd=REPO_ROOT,
-                env=full_env,
-            )
-            assert tap.stdout is not None
-            tap.stdout.close()  # the target owns the read end now
+        with (
+            tap_err.open("w") as tap_err_fh,
+            target_err.open("w") as target_err_fh,
+            open(os.devnull, "rb") as stdin,
+            tempfile.TemporaryFile() as target_out_fh,
+        ):
+            # The pipe: the tap writes into it, the target reads from it; once
+            # both hold their end, ours are closed (the target sees EOF when
+            # the tap exits, as with a shell pipe).
+            read_end, write_end = os.pipe()
             try:
-                target_out, _ = target.communicate(timeout=timeout)
+                tap = tap_fork_server().start(
+                    tap_args,
+                    env=full_env,
+                    cwd=REPO_ROOT,
+                    stdin=stdin.fileno(),
+                    stdout=write_end,
+                    stderr=tap_err_fh.fileno(),
+                )
+                os.close(write_end)
+                write_end = -1
+                target = target_fork_server().start(
+                    ["--config", str(target_cfg)],
+                    env=full_env,
+                    cwd=REPO_ROOT,
+                    stdin=read_end,
+                    stdout=target_out_fh.fileno(),
+                    stderr=target_err_fh.fileno(),
+                )
+            finally:
+                for fd in (read_end, write_end):
+                    if fd >= 0:
+                        os.close(fd)
+            try:
+                target.wait(timeout=timeout)
                 tap.wait(timeout=timeout)
             finally:
                 for proc in (tap, target):
                     if proc.poll() is None:
                         proc.kill()
                         proc.wait()
+            target_out_fh.seek(0)
+            target_out = target_out_fh.read()
         seconds = time.monotonic() - started
         return PipelineRun(
             tap.returncode,

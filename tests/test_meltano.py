@@ -27,10 +27,21 @@ from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD, REPO_ROOT, meltano_isolatio
 
 MELTANO = str(Path(sys.executable).parent / "meltano")
 
-# Meltano writes each invocation's config to a fixed path under .meltano/run,
-# so two invocations must never overlap: every test here holds this lock
-# (an OS file lock, so it also holds across pytest-xdist workers).
-LOCK_PATH = REPO_ROOT / ".meltano" / "tests.lock"
+
+def meltano_sys_dir() -> Path:
+    """The Meltano system dir the tests' Meltano runs use.
+
+    tests/conftest.py gives each pytest process (xdist worker) its own, with
+    the project's installed plugins linked in (``MELTANO_SYS_DIR_ROOT``).
+    """
+    return Path(os.environ.get("MELTANO_SYS_DIR_ROOT", REPO_ROOT / ".meltano"))
+
+
+# Meltano writes each invocation's config to a fixed path under <sys dir>/run,
+# so two invocations must never overlap: every test here holds this lock (an
+# OS file lock, so it also holds across pytest-xdist workers that share a sys
+# dir; by default each worker has its own, see tests/conftest.py).
+LOCK_PATH = meltano_sys_dir() / "tests.lock"
 
 
 @pytest.fixture(autouse=True, scope="module")

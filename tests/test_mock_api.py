@@ -18,7 +18,8 @@ from mock_api.config import ConfigError, build
 from mock_api.testing import MockServer
 from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD
 
-pytestmark = pytest.mark.timeout(60)
+# One pytest-xdist worker runs the module: one server process for all of it.
+pytestmark = [pytest.mark.timeout(60), pytest.mark.xdist_group("test_mock_api")]
 
 CREDS = (DEMO_EMAIL, DEMO_PASSWORD)
 T = 5  # client timeout for calls that are expected to answer

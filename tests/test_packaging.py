@@ -21,7 +21,8 @@ import pytest
 
 from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD, REPO_ROOT
 
-pytestmark = pytest.mark.slow
+# One pytest-xdist worker runs the module: the sdist and wheel are built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_packaging")]
 UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
 
 

@@ -32,8 +32,9 @@ def _meltano(project: Path, *args: str, env: dict[str, str] | None = None):
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("TAP_MIXOADS_", "TARGET_POSTGRES_"))
-        # A fresh project keeps its own system database, as a user's does.
-        and k != "MELTANO_DATABASE_URI"
+        # A fresh project keeps its own system database and system dir (its
+        # own .meltano, where it installs its plugins), as a user's does.
+        and k not in ("MELTANO_DATABASE_URI", "MELTANO_SYS_DIR_ROOT")
     }
     full_env.update(env or {})
     full_env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"

@@ -22,7 +22,7 @@ import pytest
 from devtools.pg import target_postgres_env
 from tests.conftest import query
 from tests.helpers import DEMO_EMAIL, REPO_ROOT, run_pipeline, run_tap, tap_config
-from tests.test_meltano import meltano, run_args
+from tests.test_meltano import meltano, meltano_sys_dir, run_args
 
 PASSWORD = "Pw-LEAKCHECK-7f3a91"
 BASIC = base64.b64encode(f"{DEMO_EMAIL}:{PASSWORD}".encode()).decode()
@@ -238,13 +238,15 @@ def test_meltano_run_at_debug_leaks_nothing(mock_api, pg_url, pg_schema):
 
 
 def meltano_run_files() -> dict[str, str]:
-    """What Meltano left under .meltano/run (each invocation's config.json).
+    """What Meltano left under <sys dir>/run (each invocation's config.json).
 
     Meltano deletes an invocation's config when it ends; one left behind
     would hold the password in plain text. PASSWORD is unique to this file,
-    so other tests' concurrent invocations cannot trip this check.
+    so other tests' concurrent invocations cannot trip this check. The sys
+    dir is the one these tests' Meltano runs use (``.meltano`` unless
+    tests/conftest.py gave this process its own).
     """
-    run_dir = REPO_ROOT / ".meltano" / "run"
+    run_dir = meltano_sys_dir() / "run"
     files = {}
     for path in run_dir.rglob("*") if run_dir.exists() else []:
         if path.is_file():

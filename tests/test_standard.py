@@ -16,6 +16,11 @@ from mock_api.testing import MockServer
 from tap_mixoads.tap import TapMixoAds
 from tests.helpers import tap_config
 
+# One pytest-xdist worker runs the whole module: the SDK's attribute tests
+# read the records of the class's one sync, and the guard below reads the
+# module's server.
+pytestmark = pytest.mark.xdist_group("test_standard")
+
 CONFIG: dict = tap_config("http://127.0.0.1:9", sync_concurrency=4)
 
 
