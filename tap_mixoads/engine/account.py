@@ -88,6 +88,8 @@ async def account_records(
             client_id=account.client_id,
             logger=logger,
             label=label,
+            # Rows wait for their syncs only when there are syncs.
+            compact=plan.mode != "none",
         )
         if run.record_limit is not None:
             # Stop where the SDK would, without its "unhandled error".

@@ -59,6 +59,7 @@ async def campaign_records(
     client_id: str,
     logger: logging.Logger,
     label: str = "",
+    compact: bool = True,
 ) -> AsyncGenerator[dict[str, t.Any], None]:
     """Every campaign the account's list returns, normalised, in list order."""
     while not paginator.finished:
@@ -79,8 +80,9 @@ async def campaign_records(
         count = 0
         # A page's rows wait for their syncs (at the vendor's pace, minutes):
         # kept as their JSON text, a third of the size of the decoded rows,
-        # and decoded one at a time as each goes out.
-        rows = [_compact(raw) for raw in reversed(page.rows)]
+        # and decoded one at a time as each goes out (``compact``; without
+        # syncs nothing waits, and they go out as they are).
+        rows = [_compact(raw) if compact else raw for raw in reversed(page.rows)]
         page.rows = []
         while rows:
             record = normalizer.normalize(_expand(rows.pop()), where=where)
