@@ -263,7 +263,6 @@ class CampaignSyncer(SyncJudge):
                 record = waiting.syncing.pop(task)
                 for done in self._finish(record, task, waiting):
                     yield done
-            self._start(waiting)
             for done in self._judge_not_found(waiting):
                 yield done
             if len(waiting) <= keep:
