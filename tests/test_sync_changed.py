@@ -37,9 +37,7 @@ def test_changed_syncs_only_what_changed_and_marks_what_was_deleted(
 ):
     # No seed: the fixture's fixed seed restarts on every reset(), so two runs
     # that ask in the same order would get the same "new" metrics.
-    server = mock_api(
-        "calm", campaigns=CAMPAIGNS, accounts=2, sync_delay=0, seed=None
-    )
+    server = mock_api("calm", campaigns=CAMPAIGNS, accounts=2, sync_delay=0, seed=None)
     both = tap_config(
         server.url,
         accounts=mock_accounts(1, 2),
