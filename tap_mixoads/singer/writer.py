@@ -26,7 +26,7 @@ import typing as t
 
 import orjson
 from singer_sdk.singerlib.encoding import GenericSingerWriter
-from singer_sdk.singerlib.messages import RecordMessage
+from singer_sdk.singerlib.messages import RecordMessage, StateMessage
 from typing_extensions import override
 
 from tap_mixoads.errors import OutputClosedError
@@ -72,7 +72,13 @@ class FastSingerWriter(GenericSingerWriter[bytes, "Message"]):
             message.record, ExtractedRecord
         ):
             message.time_extracted = message.record.extracted_at
-        return orjson.dumps(message.to_dict(), default=_default, option=_OPTIONS)
+        if isinstance(message, StateMessage):
+            # ``to_dict`` is ``dataclasses.asdict``: a deep copy of the whole
+            # state (every account's ledger) only to be encoded at once.
+            body: dict[str, t.Any] = {"type": "STATE", "value": message.value}
+        else:
+            body = message.to_dict()
+        return orjson.dumps(body, default=_default, option=_OPTIONS)
 
     @override
     def format_message(self, message: Message) -> bytes:
