@@ -52,8 +52,13 @@ def fan_in(
     on_failure: Callable[[Account, Exception], None],
     on_done: Callable[[Account], None],
     spacing_of: Callable[[Account], float] = lambda _account: 0.0,
+    between_batches: Callable[[], None] | None = None,
 ) -> Iterator[dict[str, t.Any]]:
     """Every account's records, as they come; one account's failure stops only it.
+
+    ``between_batches`` runs on the writer's thread after each batch handed
+    over (a loop turn's records), for work that must come between records
+    but not for each one.
 
     Account i of n starts ``i / n`` of its pacing interval (``spacing_of``)
     after the first: accounts that all started at once would send every
@@ -138,6 +143,8 @@ def fan_in(
                 # Room goes back in batches too: each hand-back wakes the
                 # loop's thread (a write to its self-pipe).
                 engine.call(functools.partial(_release, room, freed))
+            if between_batches is not None:
+                between_batches()
     finally:
         if not future.done():
             future.cancel()

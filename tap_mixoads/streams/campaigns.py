@@ -132,7 +132,8 @@ class CampaignsStream(Stream):
         self._events_flushed_at = time.monotonic()
         #: Finished accounts whose ledger is not in the state yet.
         self._finished: list[AccountReport] = []
-        self._state_saved_at = time.monotonic()
+        #: When the oldest account in ``_finished`` finished.
+        self._finished_since = 0.0
         self.events_flush_s = float(
             os.environ.get("MIXOADS_EVENTS_FLUSH_SECONDS") or EVENTS_FLUSH_S
         )
@@ -177,6 +178,7 @@ class CampaignsStream(Stream):
             self.run.stream_records_done(self.name)
             return
         self.run.open()
+        self._claim_state_entries()
         if mode is RunMode.PROBE:
             # ``meltano config test`` calls the config valid at the first
             # record, which only the first account produces: every account
@@ -209,17 +211,14 @@ class CampaignsStream(Stream):
         reporter = ProgressReporter(self.run, self.logger)
         reporter.start()
         try:
-            yield from self._flushing(
-                fan_in(
-                    self.run.engine,
-                    accounts,
-                    records_of,
-                    on_failure=on_failure,
-                    on_done=self._save_state,
-                    spacing_of=lambda account: (
-                        self.run.client(account).budget.interval_s
-                    ),
-                )
+            yield from fan_in(
+                self.run.engine,
+                accounts,
+                records_of,
+                on_failure=on_failure,
+                on_done=self._save_state,
+                spacing_of=lambda account: self.run.client(account).budget.interval_s,
+                between_batches=self._between_batches,
             )
             if failures:
                 raise failures[0]
@@ -232,6 +231,21 @@ class CampaignsStream(Stream):
             self.run.close()
             self._log_account_summaries()
         self.run.stream_records_done(self.name)
+
+    def _claim_state_entries(self) -> None:
+        """Give the selected run streams their (empty) state entries now.
+
+        The SDK creates a stream's entry when that stream first writes its
+        state, and writes the whole tap state (every account's ledger: MBs
+        for a fleet) whenever it changed. The run streams sync after the
+        campaigns, so their empty entries would each cost one more copy of
+        the whole state at the end; created here, they ride in the first.
+        """
+        later = [s for s in self.run.streams if s is not self and s.selected]
+        # All but the last: its new entry makes the SDK write the final
+        # STATE after its records, so that a STATE is the last message.
+        for stream in later[:-1]:
+            _ = stream.stream_state  # the SDK's public accessor creates it
 
     def _write_removals(self) -> None:
         """Mark the campaigns this run found gone: ``removed_at``, nothing else.
@@ -265,18 +279,16 @@ class CampaignsStream(Stream):
                 len(removals),
             )
 
-    def _flushing(
-        self, records: Iterable[dict[str, t.Any]]
-    ) -> Iterable[dict[str, t.Any]]:
-        """``records``, with the sync events so far emitted every few seconds."""
-        flush = self.run.mode.changes_things
-        for record in records:
-            yield record
-            if (
-                flush
-                and time.monotonic() - self._events_flushed_at >= self.events_flush_s
-            ):
-                self._flush_events()
+    def _between_batches(self) -> None:
+        """Save what is due: the finished accounts' ledgers, the sync events."""
+        now = time.monotonic()
+        if self._finished and now - self._finished_since >= STATE_EVERY_S:
+            self._save_finished()
+        if (
+            self.run.mode.changes_things
+            and now - self._events_flushed_at >= self.events_flush_s
+        ):
+            self._flush_events()
 
     def _account_failed(self, account: Account, exc: Exception) -> None:
         message = final_failure(exc)
@@ -313,25 +325,25 @@ class CampaignsStream(Stream):
 
         Called on the thread that writes messages, once the account is done,
         so the SDK never serialises the state while another thread edits it.
-        The finished accounts go into the state together, at most every
-        ``STATE_EVERY_S`` and once more when the campaigns end: the SDK
-        writes a STATE message (the whole state: 3.5 MB for 1,000
-        accounts) at its next 10,000th record whenever the state changed,
-        and a thousand accounts finishing one by one near the end would
-        each have changed it. A run that stops early still saves every
-        account finished a minute before.
+        The finished accounts go into the state together, once the oldest
+        of them has waited ``STATE_EVERY_S`` (checked between hand-over
+        batches) and once more when the campaigns end: the SDK writes a
+        STATE message (the whole state: 3.5 MB for 1,000 accounts) at its
+        next 10,000th record whenever the state changed, and a thousand
+        accounts finishing one by one near the end would each have changed
+        it. A run that stops early still saves every account finished a
+        minute before.
         """
         report = self.run.reports.get(account.client_id)
         if report is None or report.sync is None:
             return
+        if not self._finished:
+            self._finished_since = time.monotonic()
         self._finished.append(report)
         self._take_events(report)
-        if time.monotonic() - self._state_saved_at >= STATE_EVERY_S:
-            self._save_finished()
 
     def _save_finished(self) -> None:
         """Put the finished accounts' ledgers into the stream's state."""
-        self._state_saved_at = time.monotonic()
         if not self._finished:
             return
         state = self.get_context_state(None)
