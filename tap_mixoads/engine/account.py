@@ -90,6 +90,8 @@ async def account_records(
             label=label,
             # Rows wait for their syncs only when there are syncs.
             compact=plan.mode != "none",
+            # A run that stops at a record count never reads a next page.
+            prefetch=run.record_limit is None,
         )
         if run.record_limit is not None:
             # Stop where the SDK would, without its "unhandled error".

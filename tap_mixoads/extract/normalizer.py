@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import sys
 import typing as t
 from collections import Counter
 
@@ -124,12 +125,17 @@ def _as_number(value: t.Any) -> t.Any:
     return _Bad
 
 
+#: Python 3.11+ reads a trailing "Z"; 3.10 needs it spelled out.
+_READS_Z = sys.version_info >= (3, 11)
+
+
 def _as_datetime(value: t.Any) -> t.Any:
     if not isinstance(value, str):
         return _Bad
     try:
-        # Python 3.11+ reads a trailing "Z"; 3.10 needs it spelled out.
-        datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        datetime.datetime.fromisoformat(
+            value if _READS_Z else value.replace("Z", "+00:00")
+        )
     except ValueError:
         return _Bad
     return value

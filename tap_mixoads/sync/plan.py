@@ -75,6 +75,10 @@ class AccountSync:
             give_up_after_runs=settings.sync_give_up_after_runs,
         )
         self.retry_dead = settings.sync_retry_dead and mode == FAILED_ONLY
+        #: With ``sync_mode: none`` the sync columns are out of the SCHEMA
+        #: (deselected, see the tap's ``setup_mapper``): the SDK would only
+        #: pop them off every record again.
+        self.carry_outcomes = settings.sync_mode != NONE
         #: Ids of the campaigns this run's listing returned.
         self.listed: set[str] = set()
         #: Ledger entries dropped because the listing no longer returns them.
@@ -122,10 +126,14 @@ class AccountSync:
                 fingerprints[campaign_id] = print_
                 yield record
 
-        if self.mode == NONE:
-            async for record in listed(records):
-                fingerprints.pop(record["id"], None)
-                record.update(ledger.carried(record["id"]))
+        if self.mode == NONE:  # what ``listed`` does, one layer fewer
+            change_fields = self.change_fields
+            async for record in records:
+                campaign_id = record["id"]
+                self.listed.add(campaign_id)
+                ledger.listed(campaign_id, fingerprint(record, change_fields))
+                if self.carry_outcomes:
+                    record.update(ledger.carried(campaign_id))
                 yield record
             return
         retry = set(ledger.retry_ids(include_dead=self.retry_dead))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 
+import orjson
 import pytest
 
 from tap_mixoads.sync.change import (
     DEFAULT_CHANGE_FIELDS,
+    _canonical,
     change_fields_problem,
     fingerprint,
 )
@@ -39,6 +43,24 @@ def test_each_default_setting_is_a_change(field):
     assert fingerprint(ROW, DEFAULT_CHANGE_FIELDS) != fingerprint(
         {**ROW, field: "other"}, DEFAULT_CHANGE_FIELDS
     )
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"name": "Spring", "status": "active", "budget": 1100},
+        {"name": "Spring", "status": None, "budget": 1100.5},
+        {"name": "Spring", "status": "paused", "budget": {"b": 1.0, "a": [2.0]}},
+    ],
+)
+def test_the_fingerprint_is_the_one_earlier_states_hold(settings):
+    """States written before the fast path must still read as unchanged."""
+    canonical = [_canonical(settings[name]) for name in DEFAULT_CHANGE_FIELDS]
+    digest = hashlib.blake2b(
+        orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS), digest_size=6
+    ).digest()
+    expected = base64.urlsafe_b64encode(digest).decode("ascii")
+    assert fingerprint({**ROW, **settings}, DEFAULT_CHANGE_FIELDS) == expected
 
 
 def test_only_the_chosen_fields_count():
