@@ -93,6 +93,7 @@ async def campaign_records(
             # before the rows are, which with a thousand accounts waiting on
             # their syncs is most of what the run would hold.
             paginator.advance(response)  # the SDK paginator's own step
+            paginator.let_go()
             release(response)
             del response
             so_far = paginator.received

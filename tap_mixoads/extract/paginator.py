@@ -271,6 +271,19 @@ class CampaignPaginator(BaseAPIPaginator[int]):
         if len(self._seen_order) > MAX_REMEMBERED_IDS:
             self._seen.discard(self._seen_order.popleft())
 
+    def let_go(self) -> None:
+        """Forget the last answer once it is read and the paginator advanced.
+
+        Its body (tens of KB per page) would otherwise stay for the rest of
+        the run; and once the list is finished no page is left to compare
+        ids with.
+        """
+        self._page = None
+        self._page_response = None
+        if self.finished:
+            self._seen = set()
+            self._seen_order.clear()
+
     def take_page(self, response: requests.Response) -> Page:
         """The page read from ``response``; its rows are handed over once."""
         page = self.read(response)

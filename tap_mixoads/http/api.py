@@ -19,7 +19,7 @@ import requests
 from singer_sdk import metrics
 
 from tap_mixoads.http.classify import classify
-from tap_mixoads.http.endpoints import CAMPAIGNS_PATH, SYNC_PATH
+from tap_mixoads.http.endpoints import CAMPAIGNS_PATH, SYNC_PATH, prepare
 
 if t.TYPE_CHECKING:
     import logging
@@ -57,6 +57,9 @@ class AccountAPI:
         self.stream_name = stream_name
         self.metrics_logger = metrics_logger
         self._headers = {"Accept": "application/json", "User-Agent": user_agent}
+        # Decorated once: a decoration per call (backoff's closures and
+        # ``functools.wraps``) cost a fleet MBs for the calls waiting their turn.
+        self._retrying = client.retry.decorate(self._attempt)
         self._counters = {
             endpoint: metrics.http_request_counter(stream_name, endpoint)
             for endpoint in (CAMPAIGNS_PATH, SYNC_PATH)
@@ -66,12 +69,12 @@ class AccountAPI:
         self, page: int, limit: int, *, check: Check
     ) -> requests.Response:
         """One page of the campaign list, classified and accepted by ``check``."""
-        request = requests.Request(
+        request = prepare(
             "GET",
             self.url_base + CAMPAIGNS_PATH,
             params={"page": page, "limit": limit},
             headers=self._headers,
-        ).prepare()
+        )
         return await self._call(request, CAMPAIGNS_PATH, check=check)
 
     async def sync_campaign(
@@ -79,9 +82,9 @@ class AccountAPI:
     ) -> requests.Response:
         """Ask the platform to sync one campaign; ``on_attempt`` runs per attempt."""
         url = self.url_base + SYNC_PATH.format(id=quote(campaign_id, safe=""))
-        request = requests.Request(
+        request = prepare(
             "POST", url, json={"campaign_id": campaign_id}, headers=self._headers
-        ).prepare()
+        )
         return await self._call(request, SYNC_PATH, on_attempt=on_attempt)
 
     def close(self) -> None:
@@ -97,22 +100,29 @@ class AccountAPI:
         check: Check | None = None,
         on_attempt: Callable[[], None] | None = None,
     ) -> requests.Response:
-        client = self.client
-
-        async def attempt() -> requests.Response:
-            if on_attempt is not None:
-                on_attempt()
-            response = await client.transport.send(request)
-            self._log_duration(endpoint, response)
-            classify(response)
-            if check is not None:
-                check(response)
-            return response
-
         try:
-            response: requests.Response = await client.retry.decorate(attempt)()
+            response: requests.Response = await self._retrying(
+                request, endpoint, check, on_attempt
+            )
         finally:
             self._counters[endpoint].increment()
+        return response
+
+    async def _attempt(
+        self,
+        request: requests.PreparedRequest,
+        endpoint: str,
+        check: Check | None,
+        on_attempt: Callable[[], None] | None,
+    ) -> requests.Response:
+        """One attempt of a call: send, time, classify, accept."""
+        if on_attempt is not None:
+            on_attempt()
+        response = await self.client.transport.send(request)
+        self._log_duration(endpoint, response)
+        classify(response)
+        if check is not None:
+            check(response)
         return response
 
     def _log_duration(self, endpoint: str, response: requests.Response) -> None:

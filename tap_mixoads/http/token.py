@@ -34,6 +34,7 @@ from tap_mixoads.errors import (
     RetriableError,
     TokenEndpointError,
 )
+from tap_mixoads.http.endpoints import prepare
 from tap_mixoads.http.responses import decode_json, describe, path_of
 from tap_mixoads.http.retry import parse_retry_after
 
@@ -142,7 +143,7 @@ class TokenSource:
             RetriableError: 5xx or a malformed 200 (retried).
             TokenEndpointError: any other status (no retry).
         """
-        request = requests.Request("POST", self.url, headers=self._headers).prepare()
+        request = prepare("POST", self.url, headers=self._headers)
         started, started_wall = time.monotonic(), time.time()
         response = await self._send(request)
         status = response.status_code
