@@ -30,7 +30,7 @@ WAKE_S = 1.0
 
 
 #: Records taken off between two hand-backs of room to the accounts.
-RELEASE_EVERY = 64
+RELEASE_EVERY = 500
 
 
 class _Done(t.NamedTuple):

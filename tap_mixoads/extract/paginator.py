@@ -215,8 +215,7 @@ class CampaignPaginator(BaseAPIPaginator[int]):
         self.max_total, self.latest_total, self.received = max_total, latest, received
         self.padding_skipped += padding
         self.repeats_skipped += repeats
-        for key in page_ids:
-            self._remember(key)
+        self._remember(page_ids)
         if padding:
             self.logger.warning(
                 "Page %d: skipped %d campaigns past the total (%s): they do not exist",
@@ -265,10 +264,10 @@ class CampaignPaginator(BaseAPIPaginator[int]):
             f"campaigns and {self.received} were read, but {came}"
         )
 
-    def _remember(self, key: t.Any) -> None:
-        self._seen.add(key)
-        self._seen_order.append(key)
-        if len(self._seen_order) > MAX_REMEMBERED_IDS:
+    def _remember(self, keys: set[t.Any]) -> None:
+        self._seen |= keys
+        self._seen_order.extend(keys)
+        while len(self._seen_order) > MAX_REMEMBERED_IDS:
             self._seen.discard(self._seen_order.popleft())
 
     def let_go(self) -> None:
