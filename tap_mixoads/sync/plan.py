@@ -119,21 +119,14 @@ class AccountSync:
             records: AsyncIterable[dict[str, t.Any]],
         ) -> AsyncGenerator[dict[str, t.Any], None]:
             async for record in records:
-                campaign_id = record["id"]
-                print_ = fingerprint(record, self.change_fields)
-                self.listed.add(campaign_id)
-                ledger.listed(campaign_id, print_)
-                fingerprints[campaign_id] = print_
+                fingerprints[record["id"]] = self._note_listed(record)
                 yield record
 
-        if self.mode == NONE:  # what ``listed`` does, one layer fewer
-            change_fields = self.change_fields
+        if self.mode == NONE:  # no sync: nothing waits for a fingerprint
             async for record in records:
-                campaign_id = record["id"]
-                self.listed.add(campaign_id)
-                ledger.listed(campaign_id, fingerprint(record, change_fields))
+                self._note_listed(record)
                 if self.carry_outcomes:
-                    record.update(ledger.carried(campaign_id))
+                    record.update(ledger.carried(record["id"]))
                 yield record
             return
         retry = set(ledger.retry_ids(include_dead=self.retry_dead))
@@ -170,6 +163,14 @@ class AccountSync:
                 yield record
         finally:
             await synced.aclose()
+
+    def _note_listed(self, record: dict[str, t.Any]) -> str:
+        """Note that the listing returned ``record``; its settings' fingerprint."""
+        campaign_id = record["id"]
+        print_ = fingerprint(record, self.change_fields)
+        self.listed.add(campaign_id)
+        self.ledger.listed(campaign_id, print_)
+        return print_
 
     def _note_unknown_in_failed_mode(self) -> None:
         if self.unknown_synced == 0:
