@@ -10,9 +10,14 @@ def test_vendor_shaped_run_sees_no_429_and_lands_every_synced_row(
     mock_api, pg_url, pg_schema, target_config
 ):
     # The vendor's shape (10 calls per window, faults on), with a 2 s window
-    # standing in for 60 s: the matching budget is 300 calls per minute.
+    # standing in for 60 s. The real config leaves ~230 ms of slack per 60 s
+    # window (SAFETY_MARGIN and SAFETY_MARGIN_MS over 10 calls); scaled down,
+    # 300 calls per minute would leave 54 ms, less than the scheduling jitter
+    # of a 2-core box beside two CPU burners (one 429 there). The jitter does
+    # not shrink with the window, so the budget keeps the real slack: 280 per
+    # minute, ~190 ms per 2 s window.
     server = mock_api("fast", rate_limit=10, rate_window=2.0, seed=3)
-    config = tap_config(server.url, requests_per_minute=300, page_size=10)
+    config = tap_config(server.url, requests_per_minute=280, page_size=10)
     run = run_pipeline(config, target_config, timeout=300)
     assert run.tap_returncode == 0, run.tap_stderr[-2000:]
     assert run.target_returncode == 0, run.target_stderr[-2000:]
