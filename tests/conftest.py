@@ -36,7 +36,7 @@ import pytest
 
 from devtools.pg import postgres_from_env_or_private, target_postgres_config
 from mock_api.testing import InProcessMockServer, MockServer
-from tests.helpers import close_tap_fork_server
+from tests.helpers import close_tap_fork_server, shadow_plugin_venv
 
 # Set beside MELTANO_DATABASE_URI when this file chose it, so an xdist worker
 # (which inherits the controller's environment) can tell ours from a caller's.
@@ -71,14 +71,15 @@ def _private_system_dir(config: pytest.Config) -> None:
     if "MELTANO_SYS_DIR_ROOT" in os.environ and not os.environ.get(_OWN_SYS_DIR_MARK):
         return  # a caller chose one (then tests.test_meltano.LOCK_PATH is in it)
     sys_dir = Path(tempfile.mkdtemp(prefix="tap-mixoads-meltano-sys-"))
-    # Each plugin's venv is linked, not its type folder: an install into this
-    # sys dir (a fresh project must never get it, see test_plugin_definition)
-    # then fails on the link instead of wiping the project's venv.
+    # Each plugin's venv is shadowed (links into it, its command forked), not
+    # its type folder linked: an install into this sys dir (a fresh project
+    # must never get it, see test_plugin_definition) then replaces links,
+    # never the project's venv.
     for venv in (_REPO_ROOT / ".meltano").glob("*/*/venv"):
         if venv.parent.parent.name in ("extractors", "loaders"):
             plugin_dir = sys_dir / venv.parent.relative_to(_REPO_ROOT / ".meltano")
             plugin_dir.mkdir(parents=True)
-            (plugin_dir / "venv").symlink_to(venv)
+            shadow_plugin_venv(venv, plugin_dir / "venv")
     os.environ["MELTANO_SYS_DIR_ROOT"] = str(sys_dir)
     os.environ[_OWN_SYS_DIR_MARK] = "1"
     config.add_cleanup(lambda: shutil.rmtree(sys_dir, ignore_errors=True))

@@ -153,13 +153,20 @@ class TapForkServer:
     the real command instead.
     """
 
-    def __init__(self, program: list[str], command: list[str]) -> None:
+    def __init__(
+        self,
+        program: list[str],
+        command: list[str],
+        *,
+        python: str = sys.executable,
+        path: Path | None = None,
+    ) -> None:
         self.command = command
         folder = Path(tempfile.mkdtemp(prefix="tap-mixoads-fork-"))
-        self.path = str(folder / "socket")
+        self.path = str(path or folder / "socket")
         env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_MIXOADS_")}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.tapfork", self.path, *program],
+            [python, "-m", "tests.tapfork", self.path, *program],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=REPO_ROOT,
@@ -210,10 +217,12 @@ _fork_servers: dict[str, TapForkServer] = {}
 _fork_server_lock = threading.Lock()
 
 
-def _fork_server(name: str, program: list[str], command: list[str]) -> TapForkServer:
+def _fork_server(
+    name: str, program: list[str], command: list[str], **kwargs: Any
+) -> TapForkServer:
     with _fork_server_lock:
         if name not in _fork_servers:
-            _fork_servers[name] = TapForkServer(program, command)
+            _fork_servers[name] = TapForkServer(program, command, **kwargs)
         return _fork_servers[name]
 
 
@@ -233,6 +242,101 @@ def target_fork_server() -> TapForkServer:
         ["script", target_postgres_bin(), "target_postgres.target"],
         [target_postgres_bin()],
     )
+
+
+#: Set in a run's environment: the plugins Meltano starts there are their
+#: real executables, not forked runs (tests of signals to Meltano's group).
+REAL_PLUGINS_ENV = "MIXOADS_TESTS_REAL_PLUGINS"
+#: The plugins whose runs a private system dir forks: name -> modules preloaded.
+FORKED_PLUGINS = {
+    "tap-mixoads": ["tap_mixoads.cli", "tap_mixoads.tap"],
+    "target-postgres": ["target_postgres.target"],
+}
+#: Plugins shadowed in this process's private system dir: name -> (venv, socket).
+_shadowed: dict[str, tuple[Path, Path]] = {}
+
+
+def _shim(path: Path, python: str, socket_path: str, real: str, **options: str) -> None:
+    """Write the executable ``path`` that runs ``real`` through a fork server."""
+    extra = "".join(f", {k}={v!r}" for k, v in options.items())
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(
+        f"#!{python} -S\n"
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "import forkclient\n"
+        f"forkclient.main({socket_path!r}, {real!r}{extra})\n"
+    )
+    partial.chmod(0o755)
+    partial.rename(path)
+
+
+def shadow_plugin_venv(venv: Path, dest: Path) -> None:
+    """Make ``dest`` a plugin venv for Meltano: ``venv``'s, its command forked.
+
+    Everything in ``dest`` is a link into ``venv`` but the plugin's
+    executable (``bin/<plugin name>``), which has a server running ``venv``'s
+    own Python fork each run (see tests/forkclient.py): the same plugin code
+    and dependencies, without the ~1 s of CPU its imports cost each fresh
+    process. Plugins not in :data:`FORKED_PLUGINS` are linked whole.
+    """
+    name = venv.parent.name
+    if name not in FORKED_PLUGINS:
+        dest.symlink_to(venv)
+        return
+    dest.mkdir()
+    for entry in venv.iterdir():
+        if entry.name != "bin":
+            (dest / entry.name).symlink_to(entry)
+    (dest / "bin").mkdir()
+    for entry in (venv / "bin").iterdir():
+        if entry.name != name:
+            (dest / "bin" / entry.name).symlink_to(entry)
+    socket_path = dest.parent / "fork.sock"
+    _shim(
+        dest / "bin" / name,
+        sys.executable,
+        str(socket_path),
+        str(venv / "bin" / name),
+        real_if=REAL_PLUGINS_ENV,
+    )
+    _shadowed[name] = (venv, socket_path)
+
+
+def _plugin_fork_servers() -> None:
+    """Start the servers of this process's shadowed plugin venvs (once)."""
+    for name, (venv, socket_path) in _shadowed.items():
+        real = str(venv / "bin" / name)
+        _fork_server(
+            f"plugin {name}",
+            ["script", real, *FORKED_PLUGINS[name]],
+            [real],
+            python=str(venv / "bin" / "python"),
+            path=socket_path,
+        )
+
+
+def meltano_command() -> str:
+    """A ``meltano`` executable whose runs this process's server forks.
+
+    Each run is the real Meltano (``meltano.cli``'s entry point, with the
+    run's own argv, environment, working directory and stdio; see
+    tests/forkclient.py), without the ~1.2 s of CPU that importing Meltano
+    costs every fresh ``meltano``. Tests of signals to Meltano's process
+    group start :func:`real_meltano` instead.
+    """
+    _plugin_fork_servers()
+    real = real_meltano()
+    server = _fork_server("meltano", ["script", real, "meltano.cli"], [real])
+    shim = Path(server.path).with_name("meltano")
+    if not shim.exists():
+        _shim(shim, sys.executable, server.path, real)
+    return str(shim)
+
+
+def real_meltano() -> str:
+    """The ``meltano`` executable installed beside this Python."""
+    return str(Path(sys.executable).parent / "meltano")
 
 
 def close_tap_fork_server() -> None:

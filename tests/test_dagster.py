@@ -19,14 +19,15 @@ import pytest
 from devtools.pg import target_postgres_env
 from mock_api.accounts import account_client_id
 from tests.conftest import query
-from tests.helpers import REPO_ROOT, mock_accounts
-from tests.test_meltano import LOCK_PATH, MELTANO
+from tests.helpers import REPO_ROOT, meltano_command, mock_accounts, real_meltano
+from tests.test_meltano import LOCK_PATH
 from tests.test_meltano_shards import TWO_SHARDS
 
 if TYPE_CHECKING:
     import dagster as dg
 
 CAMPAIGNS = 20
+SHARD_1 = "tap-mixoads--shard-1"
 
 
 # Dagster (~0.8 s of imports) is imported when a test here runs, not when
@@ -64,7 +65,16 @@ def _env(server_url: str, accounts: list[dict], pg_url: str, schema: str, uri: s
     }
 
 
-def _materialize(defs: dg.Definitions, key: str) -> dg.ExecuteInProcessResult:
+@pytest.fixture(autouse=True)
+def forked_meltano(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The assets' ``meltano`` runs forked (tests.helpers.meltano_command)."""
+    monkeypatch.setenv("MIXOADS_MELTANO_BIN", meltano_command())
+
+
+def _materialize(
+    defs: dg.Definitions, key: str, *, tables: bool = True
+) -> dg.ExecuteInProcessResult:
+    """Materialize partition ``key``: both assets, or only the campaigns."""
     import dagster as dg
 
     assets = list(defs.assets or [])
@@ -75,6 +85,7 @@ def _materialize(defs: dg.Definitions, key: str) -> dg.ExecuteInProcessResult:
             partition_key=key,
             instance=dg.DagsterInstance.ephemeral(),
             raise_on_error=False,
+            selection=None if tables else ["mixoads_campaigns"],
         )
 
 
@@ -114,7 +125,8 @@ def test_two_shards_load_each_account_once_and_a_rerun_continues(
 
     figures = {}
     for key in partition_keys(2):
-        result = _materialize(defs, key)
+        # The tables once (what a first deployment does), then the shards.
+        result = _materialize(defs, key, tables=key == "1-of-2")
         assert result.success, _failure(result)
         figures[key] = _metadata(result)
 
@@ -133,12 +145,17 @@ def test_two_shards_load_each_account_once_and_a_rerun_continues(
 
     # A re-materialization of shard 1 continues from its state: the ledger
     # counts campaign_3's second failing run.
-    result = _materialize(defs, "1-of-2")
+    result = _materialize(defs, "1-of-2", tables=False)
     assert result.success, _failure(result)
     state = subprocess.run(
-        [MELTANO, "state", "get", "dev:tap-mixoads--shard-1-to-target-postgres"],
+        [
+            meltano_command(),
+            "state",
+            "get",
+            "dev:tap-mixoads--shard-1-to-target-postgres",
+        ],
         cwd=project,
-        env={**env, "PATH": str(Path(MELTANO).parent)},
+        env={**env, "PATH": str(Path(real_meltano()).parent)},
         capture_output=True,
         text=True,
         check=True,
@@ -177,7 +194,7 @@ def test_a_shard_with_a_bad_account_fails_with_its_line_the_other_succeeds(
     }
     assert loaded == {"client-1", "client-3"}
 
-    other = _materialize(defs, "2-of-2")
+    other = _materialize(defs, "2-of-2", tables=False)
     assert other.success, _failure(other)
     assert _metadata(other)["rows"] == CAMPAIGNS
 
@@ -186,3 +203,12 @@ def test_a_shard_with_a_bad_account_fails_with_its_line_the_other_succeeds(
 def test_a_number_of_shards_below_one_is_refused(shards):
     with pytest.raises(ValueError, match="MIXOADS_SHARDS must be at least 1"):
         build_definitions(project_dir=".", shards=shards)
+
+
+def test_the_meltano_command_is_configurable_else_the_one_beside_python(monkeypatch):
+    from tap_mixoads.dagster import ENV_MELTANO, _meltano_bin
+
+    monkeypatch.delenv(ENV_MELTANO, raising=False)
+    assert _meltano_bin() == real_meltano()
+    monkeypatch.setenv(ENV_MELTANO, "/opt/meltano/bin/meltano")
+    assert _meltano_bin() == "/opt/meltano/bin/meltano"

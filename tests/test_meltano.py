@@ -15,7 +15,6 @@ import os
 import sqlite3
 import stat
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -23,9 +22,18 @@ import pytest
 
 from devtools.pg import target_postgres_env
 from tests.conftest import query
-from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD, REPO_ROOT, meltano_isolation
+from tests.helpers import (
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    REPO_ROOT,
+    meltano_command,
+    meltano_isolation,
+    real_meltano,
+)
 
-MELTANO = str(Path(sys.executable).parent / "meltano")
+#: The real command, for tests of signals to its process group; other tests
+#: run :func:`tests.helpers.meltano_command` (the same Meltano, forked).
+MELTANO = real_meltano()
 
 
 def meltano_sys_dir() -> Path:
@@ -63,7 +71,7 @@ def meltano(*args: str, env: dict[str, str], timeout: float = 300):
     with LOCK_PATH.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return subprocess.run(
-            [MELTANO, *meltano_isolation(), *args],
+            [meltano_command(), *meltano_isolation(), *args],
             capture_output=True,
             text=True,
             cwd=REPO_ROOT,

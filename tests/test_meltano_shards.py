@@ -33,8 +33,14 @@ import yaml
 from devtools.pg import target_postgres_env
 from mock_api.accounts import account_client_id
 from tests.conftest import query
-from tests.helpers import REPO_ROOT, failure_lines, meltano_isolation, mock_accounts
-from tests.test_meltano import LOCK_PATH, MELTANO
+from tests.helpers import (
+    REPO_ROOT,
+    failure_lines,
+    meltano_command,
+    meltano_isolation,
+    mock_accounts,
+)
+from tests.test_meltano import LOCK_PATH
 
 KS = (1, 2, 3, 4)
 #: Where each account lands (tap_mixoads.config.shards; pinned in tests/test_shards.py).
@@ -58,7 +64,7 @@ def base_env(extra: dict[str, str]) -> dict[str, str]:
 
 
 def meltano_cmd(*args: str) -> list[str]:
-    return [MELTANO, *meltano_isolation(), *args]
+    return [meltano_command(), *meltano_isolation(), *args]
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:

@@ -19,8 +19,13 @@ import yaml
 from devtools.check_settings import check
 from devtools.pg import target_postgres_env
 from tests.conftest import query
-from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD, REPO_ROOT, failure_lines
-from tests.test_meltano import MELTANO
+from tests.helpers import (
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    REPO_ROOT,
+    failure_lines,
+    meltano_command,
+)
 
 LOCK = REPO_ROOT / "plugins" / "loaders" / "target-postgres--meltanolabs.lock"
 
@@ -39,7 +44,7 @@ def _meltano(project: Path, *args: str, env: dict[str, str] | None = None):
     full_env.update(env or {})
     full_env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     proc = subprocess.run(
-        [MELTANO, *args],
+        [meltano_command(), *args],
         capture_output=True,
         text=True,
         cwd=project,

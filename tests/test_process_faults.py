@@ -22,7 +22,13 @@ import pytest
 
 from devtools.pg import target_postgres_env
 from tests.conftest import query
-from tests.helpers import REPO_ROOT, loader_command, run_pipeline, tap_config
+from tests.helpers import (
+    REAL_PLUGINS_ENV,
+    REPO_ROOT,
+    loader_command,
+    run_pipeline,
+    tap_config,
+)
 from tests.test_meltano import LOCK_PATH, MELTANO, run_args, tap_env
 
 #: Each sync takes this long, 4 in flight: ~5 s for 100 campaigns.
@@ -111,7 +117,13 @@ def test_tap_killed_mid_run_then_rerun_lands_every_campaign_once(
 
 
 def _meltano_popen(env: dict[str, str]) -> subprocess.Popen[str]:
-    full_env = {**_clean_env(), **env, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    full_env = {
+        **_clean_env(),
+        **env,
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # Meltano's own children, as a user's are: the signals reach them.
+        REAL_PLUGINS_ENV: "1",
+    }
     return subprocess.Popen(
         [
             MELTANO,
