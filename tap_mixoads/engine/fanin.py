@@ -44,6 +44,19 @@ def _release(room: asyncio.Semaphore | None, places: int) -> None:
         room.release()
 
 
+def stagger(spacings: Sequence[float]) -> list[float]:
+    """Each account's start, after the first's (see :func:`fan_in`).
+
+    Args:
+        spacings: each account's pacing interval, in seconds.
+
+    Returns:
+        Account i of n: ``i / n`` of its interval.
+    """
+    n = len(spacings)
+    return [i / n * spacing for i, spacing in enumerate(spacings)]
+
+
 def fan_in(
     engine: EngineLoop,
     accounts: Sequence[Account],
@@ -61,12 +74,14 @@ def fan_in(
     but not for each one.
 
     Account i of n starts ``i / n`` of its pacing interval (``spacing_of``)
-    after the first: accounts that all started at once would send every
-    call of theirs in step, a burst of n calls each interval, which a
-    server works through for a while and so counts some arrivals late; a
-    call counted late makes the window that starts with it look short (a
-    429). Spread over one interval, the n accounts are one even stream, at
-    the cost of at most one interval of wall time.
+    after the first (:func:`stagger`): accounts that all started at once
+    would send every call of theirs in step, a burst of n calls each
+    interval, which a server works through for a while and so counts some
+    arrivals late; a call counted late makes the window that starts with it
+    look short (a 429). Spread over one interval, the n accounts are one
+    even stream, at the cost of at most one interval of wall time. (A
+    shorter spread did not end 100 accounts sooner: 0.2 s instead of 0.6 s
+    made the calls of each interval late by as much, on a busier loop.)
     """
     handed: queue.Queue[list[dict[str, t.Any] | _Done]] = queue.Queue()
     room: asyncio.Semaphore | None = None
@@ -104,13 +119,8 @@ def fan_in(
     async def everyone() -> None:
         nonlocal room
         room = asyncio.Semaphore(MAX_QUEUED_RECORDS)
-        n = len(accounts)
-        await asyncio.gather(
-            *(
-                work(account, i / n * spacing_of(account))
-                for i, account in enumerate(accounts)
-            )
-        )
+        delays = stagger([spacing_of(account) for account in accounts])
+        await asyncio.gather(*map(work, accounts, delays))
 
     running = len(accounts)
     if not running:
