@@ -26,7 +26,7 @@ export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 # tap and target start-up ~0.3 s of compiling.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: venv install env test demo mock lint check-settings lock-target-postgres pg-start pg-stop clean
+.PHONY: venv install bytecode env test demo mock lint check-settings lock-target-postgres pg-start pg-stop clean
 
 venv: $(VENV_STAMP)
 
@@ -61,11 +61,17 @@ env: .env
 .env:
 	umask 077 && cp .env.example .env
 
-test: install
+# The checkout's own code is installed editable, so nothing compiled it: with
+# PYTHONDONTWRITEBYTECODE every tap start compiled tap_mixoads again (~50 ms
+# of each start). compileall rewrites only what changed since.
+bytecode: venv
+	$(BIN)/python -m compileall -q -j 0 tap_mixoads mock_api devtools bench > /dev/null
+
+test: install bytecode
 	mkdir -p .run
 	$(BIN)/pytest --basetemp=.run/pytest $(PYTEST_ARGS)
 
-demo: install
+demo: install bytecode
 	$(BIN)/python -m devtools.demo
 
 mock: venv
