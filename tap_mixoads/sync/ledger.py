@@ -10,9 +10,10 @@ Per account, small maps under the campaigns stream's state
   run with ``sync_retry_dead: true``. Breaker-deferred campaigns are kept as
   ``deferred`` (their failing-run count unchanged).
 - ``synced``: for campaigns that synced fine, the last success, packed into
-  one short string (:class:`Success`): the fingerprint of the campaign's
-  settings at that sync (see :mod:`tap_mixoads.sync.change`), the platform's
-  ``synced_at`` as microseconds since the epoch in base 36, and the attempts
+  one short string (:class:`~tap_mixoads.sync.entries.Success`): the
+  fingerprint of the campaign's settings at that sync (see
+  :mod:`tap_mixoads.sync.change`), the platform's ``synced_at`` as
+  microseconds since the epoch in base 36, and the attempts
   and HTTP status when they are not 1 and 200. About 35 bytes per campaign
   with its id, so 100,000 campaigns keep to 4 MB of state.
 - ``seen`` (only when needed): listed campaigns with no outcome at all (a
@@ -34,11 +35,11 @@ attempts goes to the ``sync_events`` stream instead.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import time
 import typing as t
 
+from tap_mixoads.sync.entries import Removal, Success
 from tap_mixoads.sync.outcome import (
     DEFERRED,
     FAILED,
@@ -56,117 +57,9 @@ DEAD = "dead"
 #: row keeps ``removed_at``; if it ever came back it would be synced anew).
 REMOVED_KEPT_DAYS = 90
 
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-_MICROSECOND = datetime.timedelta(microseconds=1)
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-
 
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
-
-
-def to_base36(n: int) -> str:
-    """``n`` (>= 0) in base 36."""
-    if n < 0:
-        raise ValueError(n)
-    out = ""
-    while True:
-        n, digit = divmod(n, 36)
-        out = _DIGITS[digit] + out
-        if n == 0:
-            return out
-
-
-def _micros(text: str) -> int | None:
-    """Microseconds since the epoch of an ISO date-time with a zone, else None."""
-    try:
-        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None or moment < _EPOCH:
-        return None
-    return (moment - _EPOCH) // _MICROSECOND
-
-
-def _from_micros(micros: int) -> str:
-    return (_EPOCH + micros * _MICROSECOND).isoformat()
-
-
-@dataclasses.dataclass(frozen=True)
-class Success:
-    """A campaign's last successful sync, as the ``synced`` map keeps it."""
-
-    synced_at: str | None
-    http_status: int | None = 200
-    attempts: int = 1
-    #: The fingerprint of its settings at that sync (None: an older state).
-    fingerprint: str | None = None
-
-    def to_state(self) -> str | list[t.Any]:
-        """``"fp,t[,attempts[,status]]"``; a list for a time it cannot pack.
-
-        ``t`` is the platform's ``synced_at`` in microseconds since the epoch,
-        base 36: the same instant, in 10 characters instead of 32.
-        """
-        micros = _micros(self.synced_at) if self.synced_at is not None else None
-        if self.synced_at is not None and micros is None:
-            return [self.synced_at, self.http_status, self.attempts, self.fingerprint]
-        parts = [self.fingerprint or "", "" if micros is None else to_base36(micros)]
-        if self.attempts != 1 or self.http_status != 200:
-            parts.append(str(self.attempts))
-        if self.http_status != 200:
-            parts.append("" if self.http_status is None else str(self.http_status))
-        return ",".join(parts)
-
-    @classmethod
-    def from_state(cls, value: t.Any) -> Success:
-        """Read a ``synced`` entry (this form, or the older 3-item list).
-
-        Raises:
-            ValueError: the entry is neither (state.py has checked it first).
-        """
-        if isinstance(value, list) and len(value) in (3, 4):
-            synced_at, http_status, attempts = value[:3]
-            fingerprint = value[3] if len(value) == 4 else None
-            return cls(synced_at, http_status, int(attempts or 0), fingerprint)
-        if not isinstance(value, str):
-            raise ValueError(value)
-        parts = value.split(",")
-        if not 2 <= len(parts) <= 4:
-            raise ValueError(value)
-        fingerprint, micros = parts[0] or None, parts[1]
-        attempts = int(parts[2]) if len(parts) > 2 else 1
-        status = parts[3] if len(parts) > 3 else "200"
-        try:
-            synced_at = _from_micros(int(micros, 36)) if micros else None
-        except OverflowError:
-            raise ValueError(value) from None
-        if attempts < 0:
-            raise ValueError(value)
-        return cls(
-            synced_at=synced_at,
-            http_status=int(status) if status else None,
-            attempts=attempts,
-            fingerprint=fingerprint,
-        )
-
-    def outcome(self) -> SyncOutcome:
-        """The outcome to carry onto the campaign's record."""
-        return SyncOutcome(
-            SUCCESS,
-            synced_at=self.synced_at,
-            http_status=self.http_status,
-            attempts=self.attempts,
-        )
-
-
-@dataclasses.dataclass(frozen=True)
-class Removal:
-    """A campaign that a complete listing stopped returning."""
-
-    campaign_id: str
-    #: When the tap first saw it missing (ISO 8601, UTC).
-    removed_at: str
 
 
 class Ledger:

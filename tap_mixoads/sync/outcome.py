@@ -3,7 +3,7 @@
 One type, :class:`SyncOutcome`, with its conversions: the campaign record's
 sync columns (:meth:`SyncOutcome.as_fields`) and the ``sync_events`` row
 (:meth:`SyncOutcome.as_event`); the ledger keeps a success as
-:class:`tap_mixoads.sync.ledger.Success` and a failure as its entry, both
+:class:`tap_mixoads.sync.entries.Success` and a failure as its entry, both
 made from an outcome by :meth:`tap_mixoads.sync.ledger.Ledger.record`.
 """
 

@@ -29,7 +29,8 @@ from __future__ import annotations
 import typing as t
 
 from tap_mixoads.sync.change import DEFAULT_CHANGE_FIELDS, fingerprint
-from tap_mixoads.sync.ledger import Ledger, Removal
+from tap_mixoads.sync.entries import Removal
+from tap_mixoads.sync.ledger import Ledger
 from tap_mixoads.sync.outcome import SyncOutcome
 from tap_mixoads.sync.syncer import CampaignSyncer
 

@@ -23,7 +23,7 @@ import datetime
 import typing as t
 
 from tap_mixoads.errors import MixoAdsError
-from tap_mixoads.sync.ledger import Success
+from tap_mixoads.sync.entries import Success
 
 #: The campaigns stream's name in the state's ``bookmarks``.
 CAMPAIGNS_STREAM = "campaigns"
@@ -108,7 +108,7 @@ def ledger_entry_problem(entry: t.Any) -> str | None:
 
 
 def synced_entry_problem(entry: t.Any) -> str | None:
-    """Why a ``synced`` entry is bad (see :class:`~tap_mixoads.sync.ledger.Success`).
+    """Why a ``synced`` entry is bad (see :class:`~tap_mixoads.sync.entries.Success`).
 
     The packed text ``"fingerprint,synced_at[,attempts[,status]]"``, or the
     list ``[synced_at, http_status, attempts]`` that older versions wrote

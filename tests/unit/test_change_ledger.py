@@ -15,7 +15,8 @@ from tap_mixoads.sync.change import (
     change_fields_problem,
     fingerprint,
 )
-from tap_mixoads.sync.ledger import REMOVED_KEPT_DAYS, Ledger, Success
+from tap_mixoads.sync.entries import Success
+from tap_mixoads.sync.ledger import REMOVED_KEPT_DAYS, Ledger
 from tap_mixoads.sync.state import parse_state
 from tap_mixoads.sync.syncer import SyncOutcome
 
