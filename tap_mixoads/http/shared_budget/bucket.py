@@ -8,13 +8,13 @@ import typing as t
 from pyrate_limiter import AbstractBucket, RateItem
 from typing_extensions import override
 
-from tap_mixoads.http.budget import DelegatingBucket
 from tap_mixoads.http.shared_budget.common import (
     LOG,
     SharedBudgetError,
     describe_error,
     is_store_error,
 )
+from tap_mixoads.http.turns import DelegatingBucket
 
 
 class StoreSide(t.Protocol):
