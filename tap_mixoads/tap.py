@@ -14,11 +14,8 @@ import contextvars
 import copy
 import functools
 import io
-import json
 import logging
-import os
 import signal
-import tempfile
 import threading
 import types
 import typing as t
@@ -32,15 +29,14 @@ from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_mixoads import selftest, streams
-from tap_mixoads.config.checks import config_problems, raise_for_problems
 from tap_mixoads.config.schema import CONFIG_SCHEMA
 from tap_mixoads.config.settings import Settings
-from tap_mixoads.config.sources import coerce, env_config, read_config_file
+from tap_mixoads.config.sources import read_config_file
 from tap_mixoads.engine.run import RunContext
 from tap_mixoads.errors import AccountFailedError, ConfigError, RunInterruptedError
+from tap_mixoads.inputs import private_copy, read_state_file, typed_config
 from tap_mixoads.singer.writer import FastSingerWriter
-from tap_mixoads.sync.change import change_fields_problem
-from tap_mixoads.sync.state import START_FRESH, StateError, parse_state
+from tap_mixoads.sync.state import parse_state
 
 if t.TYPE_CHECKING:
     from pathlib import PurePath
@@ -101,23 +97,16 @@ class TapMixoAds(Tap):
         """
         #: Whether the config was checked (else settings are read leniently).
         self.config_checked = validate_config
-        schema = type(self).full_config_schema()
-        given = _as_dict(config)
-        problems: list[str] = []
-        if parse_env_config:
-            prefix = f"{self.name.upper().replace('-', '_')}_"  # TAP_MIXOADS_
-            from_env, problems = env_config(schema, prefix)
-            given.update(from_env)
-        typed, more = coerce(given, schema)
-        if validate_config:
-            problems += more + config_problems(typed, schema)
-            fields = typed.get("sync_change_fields")
-            if isinstance(fields, list) and not problems:
-                problem = change_fields_problem(
-                    fields, streams.CampaignsStream.API_FIELDS
-                )
-                problems += [problem] if problem else []
-            raise_for_problems(problems)
+        typed = typed_config(
+            config,
+            type(self).full_config_schema(),
+            # TAP_MIXOADS_
+            env_prefix=f"{self.name.upper().replace('-', '_')}_"
+            if parse_env_config
+            else None,
+            validate=validate_config,
+            api_fields=streams.CampaignsStream.API_FIELDS,
+        )
         try:
             super().__init__(
                 config=typed,
@@ -208,7 +197,7 @@ class TapMixoAds(Tap):
                 if Path(path).is_file():
                     paths.append(path)
                 else:  # a pipe: the SDK could not read it again
-                    copies.append(_private_copy(config))
+                    copies.append(private_copy(config))
                     paths.append(copies[-1])
             return super().cb_config(ctx, param, tuple(paths))
         finally:
@@ -244,7 +233,7 @@ class TapMixoAds(Tap):
             # The SDK parses --state with a bare JSON load: a truncated file
             # would end in a traceback. Read it here, once, and hand on the
             # text (the whole state is then checked by ``load_state``).
-            kwargs["state"] = io.StringIO(_read_state_file(state_file))
+            kwargs["state"] = io.StringIO(read_state_file(state_file))
         token = _RUNS.set([])
         try:
             super().invoke(**kwargs)
@@ -362,46 +351,3 @@ class TapMixoAds(Tap):
     def run(self) -> RunContext:
         """The run's accounts and clients (built on first use, not for --about)."""
         return RunContext(self.settings, self.logger)
-
-
-def _read_state_file(handle: t.IO[str]) -> str:
-    """The ``--state`` file's text, if it is JSON (else one clear line).
-
-    Raises:
-        StateError: the file is not valid JSON (truncated, say).
-    """
-    name = getattr(handle, "name", "--state")
-    text = handle.read()
-    try:
-        parsed = json.loads(text)
-    except ValueError as exc:
-        msg = (
-            f"Invalid state: the --state file {name} is not valid JSON ({exc}); "
-            f"{START_FRESH}"
-        )
-        raise StateError(msg) from None
-    parse_state(parsed)  # the SDK takes anything but an object for a path
-    return text
-
-
-def _private_copy(config: dict[str, t.Any]) -> str:
-    """A temporary file (mode 0600, from ``mkstemp``) holding ``config``."""
-    fd, path = tempfile.mkstemp(prefix="tap-mixoads-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(config, fh)
-    return path
-
-
-def _as_dict(
-    config: dict[str, t.Any] | PurePath | str | list[PurePath | str] | None,
-) -> dict[str, t.Any]:
-    """The config as one dict; files (the SDK's deprecated form) read strictly."""
-    if config is None:
-        return {}
-    if isinstance(config, dict):
-        return dict(config)
-    paths = config if isinstance(config, list) else [config]
-    merged: dict[str, t.Any] = {}
-    for path in paths:
-        merged.update(read_config_file(path))
-    return merged
