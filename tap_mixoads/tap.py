@@ -36,6 +36,7 @@ from tap_mixoads.engine.run import RunContext
 from tap_mixoads.errors import AccountFailedError, ConfigError, RunInterruptedError
 from tap_mixoads.inputs import private_copy, read_state_file, typed_config
 from tap_mixoads.singer.writer import FastSingerWriter
+from tap_mixoads.streams.selection import check_selection, leave_out_sync_columns
 from tap_mixoads.sync.state import parse_state
 
 if t.TYPE_CHECKING:
@@ -247,53 +248,17 @@ class TapMixoAds(Tap):
 
     @override
     def setup_mapper(self) -> None:
-        """In ``sync_mode: none``, leave the sync columns out of the campaigns SCHEMA.
+        """Check the catalog's selection; in ``sync_mode: none``, narrow it.
 
-        target-postgres (an SDK SQL target) updates exactly the columns of
-        the SCHEMA it was given, so a read-only run whose SCHEMA has no sync
-        columns keeps the outcome each row holds, whatever the state knows
-        (none at all, or an older one). The columns are deselected in the
-        catalog's metadata, the SDK's own way to leave a property out of the
-        SCHEMA and of every record.
+        See :mod:`tap_mixoads.streams.selection`: a catalog selecting the run
+        streams without ``campaigns`` is refused, and a read-only run leaves
+        the sync columns out of the campaigns SCHEMA.
         """
-        self._check_selection()
+        if not self.settings.schema_only:  # SCHEMA only: no run needed
+            check_selection(self.catalog)
         if self.settings.sync_mode == "none":
-            entry = self.catalog.get_stream(streams.CampaignsStream.name)
-            if entry is not None:
-                for name in streams.SYNC_FIELDS:
-                    metadata = entry.metadata.get(("properties", name))
-                    if metadata is not None:
-                        metadata.selected = False
+            leave_out_sync_columns(self.catalog)
         super().setup_mapper()
-
-    def _check_selection(self) -> None:
-        """Refuse a catalog that selects the run streams but not ``campaigns``.
-
-        ``sync_events`` and ``sync_runs`` are what the campaigns run did; the
-        SDK skips a deselected stream, so without this they would silently
-        load nothing.
-
-        Raises:
-            ConfigError: one line saying what to select instead.
-        """
-        if self.settings.schema_only:
-            return  # SCHEMA only: each selected stream's, no run needed
-        selected = {
-            entry.tap_stream_id
-            for entry in self.catalog.streams
-            if entry.metadata.resolve_selection().get((), True)
-        }
-        runs = sorted(
-            selected & {streams.SyncEventsStream.name, streams.SyncRunsStream.name}
-        )
-        if runs and streams.CampaignsStream.name not in selected:
-            msg = (
-                f"Invalid catalog: it selects {' and '.join(runs)} but not campaigns; "
-                "they record what the campaigns run did, so they would load "
-                "nothing. Select campaigns too (to load no campaign rows, add the "
-                'stream map {"campaigns": null})'
-            )
-            raise ConfigError(msg)
 
     @override
     def load_state(self, state: dict[str, t.Any]) -> None:
