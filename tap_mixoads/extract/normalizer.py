@@ -3,8 +3,9 @@
 The tap guarantees its schema itself instead of leaving it to the SDK's
 generic type conformance, which is why the stream can switch that off. Which
 fields exist and what type each has is read from the stream's schema (the one
-list of fields); this module only holds the policy per data problem,
-documented in the README:
+list of fields); this module holds the policy per data problem (the
+values' coercion by type is :mod:`tap_mixoads.extract.values`), documented
+in the README:
 
 - unknown extra fields: dropped (counted, named once);
 - a missing field: null;
@@ -25,21 +26,27 @@ from __future__ import annotations
 
 import datetime
 import math
-import sys
 import typing as t
 from collections import Counter
+
+from tap_mixoads.extract.values import (
+    BAD,
+    FLOAT_INT64_LIMIT,
+    INT64_MAX,
+    INT64_MIN,
+    OUT_OF_RANGE,
+    as_int,
+    as_number,
+    as_string,
+    coercer_for,
+    text_ok,
+)
 
 #: Longest campaign id accepted: ids are primary keys (a btree index entry
 #: holds at most ~2.7 KB) and go into the sync call's URL path.
 MAX_ID_CHARS = 256
 #: Rejected items named in the end-of-run line (the rest are counted).
 MAX_NAMED_REJECTIONS = 20
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-#: Integral floats at or past this magnitude are not exact 64-bit integers.
-_FLOAT_INT64_LIMIT = float(2**63)
-
-_Bad = object()
-_OutOfRange = object()
 
 
 class ExtractedRecord(dict):  # type: ignore[type-arg]
@@ -59,128 +66,6 @@ class ExtractedRecord(dict):  # type: ignore[type-arg]
         self.extracted_at = extracted_at
 
 
-def _in_int64(value: int) -> bool:
-    return _INT64_MIN <= value <= _INT64_MAX
-
-
-def _float_out_of_range(value: float) -> bool:
-    """Whether an integral float cannot be an exact 64-bit integer.
-
-    A JSON decoder hands an integer literal beyond 64 bits over as a float:
-    ``-9223372036854775809`` arrives as ``-9.223372036854776e18``, which
-    equals -2**63 and would pass a range check on ``int(value)``. No float
-    of that magnitude is exact, so it is out of range, never rounded in.
-    """
-    return abs(value) >= _FLOAT_INT64_LIMIT
-
-
-def _parse_numeric_text(value: str) -> t.Any:
-    """A numeric string as an exact int when it is one, else a float.
-
-    ``float("9007199254740993")`` rounds to ...992: an integer string is
-    read with ``int`` so that every digit survives.
-    """
-    text = value.strip()
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return _Bad
-
-
-def _as_int(value: t.Any) -> t.Any:
-    if isinstance(value, bool):
-        return _Bad
-    if isinstance(value, int):
-        return value if _in_int64(value) else _OutOfRange
-    if isinstance(value, float):
-        if not math.isfinite(value) or not value.is_integer():
-            return _Bad
-        if _float_out_of_range(value):
-            return _OutOfRange
-        return int(value)
-    if isinstance(value, str):
-        number = _parse_numeric_text(value)
-        return _Bad if number is _Bad else _as_int(number)
-    return _Bad
-
-
-def _as_number(value: t.Any) -> t.Any:
-    if isinstance(value, bool):
-        return _Bad
-    if isinstance(value, int):
-        return value if _in_int64(value) else _OutOfRange
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return _Bad
-        if value.is_integer():
-            return _OutOfRange if _float_out_of_range(value) else int(value)
-        return value
-    if isinstance(value, str):
-        number = _parse_numeric_text(value)
-        return _Bad if number is _Bad else _as_number(number)
-    return _Bad
-
-
-#: Python 3.11+ reads a trailing "Z"; 3.10 needs it spelled out.
-_READS_Z = sys.version_info >= (3, 11)
-
-
-def _as_datetime(value: t.Any) -> t.Any:
-    if not isinstance(value, str):
-        return _Bad
-    try:
-        datetime.datetime.fromisoformat(
-            value if _READS_Z else value.replace("Z", "+00:00")
-        )
-    except ValueError:
-        return _Bad
-    return value
-
-
-def iso_datetime_or_none(value: t.Any) -> str | None:
-    """``value`` if it is an ISO 8601 date-time string, else None."""
-    checked = _as_datetime(value)
-    return None if checked is _Bad else t.cast("str", checked)
-
-
-def _as_string(value: t.Any) -> t.Any:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return _Bad
-
-
-def _text_ok(value: str) -> bool:
-    """No NUL, and encodable as UTF-8 (no lone surrogate)."""
-    if "\x00" in value:
-        return False
-    if value.isascii():
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _coercer_for(spec: dict[str, t.Any]) -> t.Callable[[t.Any], t.Any]:
-    """The coercer for one JSON-schema property (its non-null type)."""
-    types = spec.get("type", [])
-    types = [types] if isinstance(types, str) else list(types)
-    if "integer" in types:
-        return _as_int
-    if "number" in types:
-        return _as_number
-    if spec.get("format") == "date-time":
-        return _as_datetime
-    return _as_string
-
-
 class CampaignNormalizer:
     """Applies the data policy above and counts what it had to repair.
 
@@ -194,14 +79,14 @@ class CampaignNormalizer:
         properties = schema["properties"]
         self.fields = frozenset(fields)
         self._coercers = {
-            name: _coercer_for(properties[name]) for name in self.fields if name != "id"
+            name: coercer_for(properties[name]) for name in self.fields if name != "id"
         }
         by_kind: dict[t.Callable[[t.Any], t.Any], list[str]] = {}
         for name, coercer in self._coercers.items():
             by_kind.setdefault(coercer, []).append(name)
-        self._str_fields = tuple(by_kind.pop(_as_string, []))
-        self._int_fields = tuple(by_kind.pop(_as_int, []))
-        self._num_fields = tuple(by_kind.pop(_as_number, []))
+        self._str_fields = tuple(by_kind.pop(as_string, []))
+        self._int_fields = tuple(by_kind.pop(as_int, []))
+        self._num_fields = tuple(by_kind.pop(as_number, []))
         self._other_fields = tuple(n for names in by_kind.values() for n in names)
         self.repairs: Counter[str] = Counter()
         self.unknown_fields: set[str] = set()
@@ -232,21 +117,21 @@ class CampaignNormalizer:
     def _clean_values(self, raw: dict[str, t.Any]) -> bool:
         for name in self._str_fields:
             value = raw[name]
-            if type(value) is not str or not _text_ok(value):
+            if type(value) is not str or not text_ok(value):
                 return False
         for name in self._int_fields:
             value = raw[name]
-            if type(value) is not int or not _INT64_MIN <= value <= _INT64_MAX:
+            if type(value) is not int or not INT64_MIN <= value <= INT64_MAX:
                 return False
         for name in self._num_fields:
             value = raw[name]
             if type(value) is int:
-                if not _INT64_MIN <= value <= _INT64_MAX:
+                if not INT64_MIN <= value <= INT64_MAX:
                     return False
             elif (
                 type(value) is not float
                 or not math.isfinite(value)
-                or abs(value) >= _FLOAT_INT64_LIMIT
+                or abs(value) >= FLOAT_INT64_LIMIT
             ):
                 return False
         return all(
@@ -279,13 +164,13 @@ class CampaignNormalizer:
                 record[field] = None
                 continue
             coerced = coerce(value)
-            if coerced is _Bad:
+            if coerced is BAD:
                 self.repairs[f"invalid {field}"] += 1
                 coerced = None
-            elif coerced is _OutOfRange:
+            elif coerced is OUT_OF_RANGE:
                 self.repairs[f"out-of-range {field}"] += 1
                 coerced = None
-            elif isinstance(coerced, str) and not _text_ok(coerced):
+            elif isinstance(coerced, str) and not text_ok(coerced):
                 coerced = self._repair_text(field, coerced)
             elif coerced is not value and type(coerced) is not type(value):
                 self.repairs[f"coerced {field}"] += 1
@@ -330,6 +215,6 @@ def _id_problem(campaign_id: t.Any) -> str | None:
         return f"with an id of {len(campaign_id)} characters (over {MAX_ID_CHARS})"
     if campaign_id in {".", ".."} or "/" in campaign_id:
         return f"with id {campaign_id[:40]!r}, unusable in the sync path"
-    if not campaign_id.isprintable() or not _text_ok(campaign_id):
+    if not campaign_id.isprintable() or not text_ok(campaign_id):
         return f"with id {campaign_id.encode('unicode_escape', 'replace')[:40]!r}"
     return None

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import requests
 
 from tap_mixoads.errors import AccountStoppedError
-from tap_mixoads.extract.normalizer import iso_datetime_or_none
+from tap_mixoads.extract.values import iso_datetime_or_none
 from tap_mixoads.http.responses import (
     decode_json,
 )
