@@ -12,7 +12,7 @@ import time
 import typing as t
 
 from tap_mixoads.http.endpoints import SYNC_PATH
-from tap_mixoads.http.transport import NO_ANSWER
+from tap_mixoads.http.stats import NO_ANSWER
 
 if t.TYPE_CHECKING:
     from tap_mixoads.config.accounts import Account
