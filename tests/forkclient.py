@@ -39,15 +39,16 @@ def main(path: str, real: str, *, real_if: str | None = None) -> None:
         real_if: an environment variable that, when set, makes this process
             the real command (tests of signals to a process group).
     """
+    argv = [real, *sys.argv[1:]]
     if real_if and os.environ.get(real_if):
-        os.execv(real, [real, *sys.argv[1:]])
+        os.execv(real, argv)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(path)
     except OSError:
-        os.execv(real, [real, *sys.argv[1:]])
+        os.execv(real, argv)
     request = {
-        "argv": [real, *sys.argv[1:]],
+        "argv": argv,
         "env": dict(os.environ),
         "cwd": os.getcwd(),
     }

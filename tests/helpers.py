@@ -256,12 +256,12 @@ FORKED_PLUGINS = {
 _shadowed: dict[str, tuple[Path, Path]] = {}
 
 
-def _shim(path: Path, python: str, socket_path: str, real: str, **options: str) -> None:
+def _shim(path: Path, socket_path: str, real: str, **options: str) -> None:
     """Write the executable ``path`` that runs ``real`` through a fork server."""
     extra = "".join(f", {k}={v!r}" for k, v in options.items())
     partial = path.with_name(path.name + ".partial")
     partial.write_text(
-        f"#!{python} -S\n"
+        f"#!{sys.executable} -S\n"
         "import sys\n"
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "import forkclient\n"
@@ -295,7 +295,6 @@ def shadow_plugin_venv(venv: Path, dest: Path) -> None:
     socket_path = dest.parent / "fork.sock"
     _shim(
         dest / "bin" / name,
-        sys.executable,
         str(socket_path),
         str(venv / "bin" / name),
         real_if=REAL_PLUGINS_ENV,
@@ -330,7 +329,7 @@ def meltano_command() -> str:
     server = _fork_server("meltano", ["script", real, "meltano.cli"], [real])
     shim = Path(server.path).with_name("meltano")
     if not shim.exists():
-        _shim(shim, sys.executable, server.path, real)
+        _shim(shim, server.path, real)
     return str(shim)
 
 

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     import dagster as dg
 
 CAMPAIGNS = 20
-SHARD_1 = "tap-mixoads--shard-1"
 
 
 # Dagster (~0.8 s of imports) is imported when a test here runs, not when
@@ -65,7 +64,7 @@ def _env(server_url: str, accounts: list[dict], pg_url: str, schema: str, uri: s
     }
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def forked_meltano(monkeypatch: pytest.MonkeyPatch) -> None:
     """The assets' ``meltano`` runs forked (tests.helpers.meltano_command)."""
     monkeypatch.setenv("MIXOADS_MELTANO_BIN", meltano_command())
@@ -109,6 +108,7 @@ def test_two_shards_load_each_account_once_and_a_rerun_continues(
     pg_schema,
     meltano_pg_uri,
     tmp_path,
+    forked_meltano,
 ):
     server = mock_api(
         "calm",
@@ -172,6 +172,7 @@ def test_a_shard_with_a_bad_account_fails_with_its_line_the_other_succeeds(
     pg_schema,
     meltano_pg_uri,
     tmp_path,
+    forked_meltano,
 ):
     server = mock_api("calm", accounts=4, campaigns=CAMPAIGNS, sync_delay=0)
     accounts = mock_accounts(1, 2, 3, 4)
