@@ -40,10 +40,10 @@ from tap_mixoads.streams.selection import check_selection, leave_out_sync_column
 from tap_mixoads.sync.state import parse_state
 
 if t.TYPE_CHECKING:
-    from pathlib import PurePath
-
     import click
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
+
+    from tap_mixoads.inputs import ConfigInput
 
 
 #: The taps created by the current ``invoke`` (to read their verdict after
@@ -79,7 +79,7 @@ class TapMixoAds(Tap):
     def __init__(
         self,
         *,
-        config: dict[str, t.Any] | PurePath | str | list[PurePath | str] | None = None,
+        config: ConfigInput = None,
         parse_env_config: bool = False,
         validate_config: bool = True,
         **kwargs: t.Any,
