@@ -38,6 +38,14 @@ WAIT_S = 60
 
 
 def _counts(pg_url: str, schema: str) -> tuple[int, int, int]:
+    """Rows, distinct ids and synced rows; nothing loaded yet is all zeros.
+
+    A run interrupted early can end before the loader made the table (it
+    makes it with its first batch): that is "nothing landed", not an error.
+    """
+    ((table,),) = query(pg_url, f"select to_regclass('\"{schema}\".campaigns')")
+    if table is None:
+        return (0, 0, 0)
     (row,) = query(
         pg_url,
         "select count(*), count(distinct id), "
