@@ -19,7 +19,9 @@ import atexit
 import contextlib
 import datetime
 import decimal
+import fcntl
 import os
+import stat
 import sys
 import time
 import typing as t
@@ -42,6 +44,31 @@ FLUSH_INTERVAL_SECONDS = 0.5
 #: per record would then dominate.
 BUFFER_BYTES = 256 * 1024
 _OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+#: Capacity asked for stdout when it is a pipe (Linux's default is 64 KiB;
+#: 1 MiB is the most an unprivileged process may ask by default).
+PIPE_BYTES = 1024 * 1024
+
+
+def widen_pipe(fd: int, size: int = PIPE_BYTES) -> int | None:
+    """Ask for a larger pipe behind ``fd``; its capacity, or None if not a pipe.
+
+    A loader commits a batch without reading its input: target-postgres
+    merges every 10,000 rows. The tap's last messages (the sync run, the
+    final STATE with every account's ledger, 350 KB for 100 accounts) then
+    wait on a 64 KiB pipe until the merge is done, and so does the tap's
+    exit, with the API work long over. A wider pipe lets them go at once;
+    the loader reads them in its own time, as from any buffer. Refused
+    (a lower ``pipe-max-size``, the user's pipe quota), the pipe stays as
+    it was: only the tap's exit is later.
+    """
+    try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return None
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+        return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+    except (OSError, AttributeError, ValueError):
+        return None
 
 
 def _default(value: t.Any) -> t.Any:
@@ -61,6 +88,8 @@ class FastSingerWriter(GenericSingerWriter[bytes, "Message"]):
         self._last_flush = time.monotonic()
         self._text_flushed = False
         self._buffer = bytearray()
+        with contextlib.suppress(ValueError, OSError):
+            widen_pipe(sys.stdout.fileno())
         # Records still buffered when the process ends normally must not be
         # lost (an exception, sys.exit, the end of the run).
         atexit.register(self.flush_at_exit)

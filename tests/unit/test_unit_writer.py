@@ -56,3 +56,22 @@ def test_messages_encode_like_the_sdk(monkeypatch):
         "stream": "s",
         "record": {"n": 1.5, "i": 2},
     }
+
+
+def test_stdout_pipe_is_widened_and_a_file_is_left_alone(tmp_path):
+    import fcntl
+    import os
+
+    read_end, write_end = os.pipe()
+    try:
+        before = fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ)
+        widened = writer_module.widen_pipe(write_end)
+        assert widened == fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ)
+        # Linux's default pipe is 64 KiB; the final STATE of 100 accounts
+        # (350 KB) fits only in the widened one.
+        assert before < widened == writer_module.PIPE_BYTES
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    with (tmp_path / "out").open("wb") as out:
+        assert writer_module.widen_pipe(out.fileno()) is None
