@@ -13,13 +13,17 @@ response or an exception; they never touch a connection.
 from __future__ import annotations
 
 import typing as t
-from urllib.parse import quote
 
 import requests
 from singer_sdk import metrics
 
 from tap_mixoads.http.classify import classify
-from tap_mixoads.http.endpoints import CAMPAIGNS_PATH, SYNC_PATH, prepare
+from tap_mixoads.http.endpoints import (
+    CAMPAIGNS_PATH,
+    SYNC_PATH,
+    SyncRequests,
+    prepare,
+)
 
 if t.TYPE_CHECKING:
     import logging
@@ -57,6 +61,7 @@ class AccountAPI:
         self.stream_name = stream_name
         self.metrics_logger = metrics_logger
         self._headers = {"Accept": "application/json", "User-Agent": user_agent}
+        self._syncs = SyncRequests(url_base, headers=self._headers)
         # Decorated once: a decoration per call (backoff's closures and
         # ``functools.wraps``) cost a fleet MBs for the calls waiting their turn.
         self._retrying = client.retry.decorate(self._attempt)
@@ -81,10 +86,7 @@ class AccountAPI:
         self, campaign_id: str, on_attempt: Callable[[], None]
     ) -> requests.Response:
         """Ask the platform to sync one campaign; ``on_attempt`` runs per attempt."""
-        url = self.url_base + SYNC_PATH.format(id=quote(campaign_id, safe=""))
-        request = prepare(
-            "POST", url, json={"campaign_id": campaign_id}, headers=self._headers
-        )
+        request = self._syncs.build(campaign_id)
         return await self._call(request, SYNC_PATH, on_attempt=on_attempt)
 
     def close(self) -> None:

@@ -128,3 +128,39 @@ def test_metrics_time_each_attempt_and_count_each_call(caplog):
     }
     assert len(durations) == 3  # every attempt, the 503 included
     assert counts == {"/api/campaigns": 1, "/api/campaigns/{id}/sync": 1}
+
+
+@pytest.mark.parametrize(
+    "campaign_id",
+    ["c-1", "campaign/7", "a b", "100%", "é~x", "?#&=", "..", "ünï/çødé"],
+)
+@pytest.mark.parametrize(
+    "url_base", ["http://127.0.0.1:8080", "https://api.example.com/v1"]
+)
+def test_a_sync_request_is_what_requests_prepares(url_base, campaign_id):
+    from urllib.parse import quote
+
+    from tap_mixoads.http.endpoints import SYNC_PATH, SyncRequests, prepare
+
+    headers = {"Accept": "application/json", "User-Agent": "tap-mixoads/test"}
+    fast = SyncRequests(url_base, headers=headers).build(campaign_id)
+    slow = prepare(
+        "POST",
+        url_base + SYNC_PATH.format(id=quote(campaign_id, safe="")),
+        json={"campaign_id": campaign_id},
+        headers=headers,
+    )
+    if campaign_id == "..":
+        # requests resolved the id away (POST /api/sync); it is escaped now.
+        assert slow.url == f"{url_base}/api/sync"
+        assert fast.url == f"{url_base}/api/campaigns/%2E%2E/sync"
+    else:
+        assert (fast.method, fast.url) == (slow.method, slow.url)
+    assert list(fast.headers.items())[:-2] == list(slow.headers.items())[:-2]
+    assert fast.headers["Content-Type"] == slow.headers["Content-Type"]
+    assert fast.headers["Content-Length"] == str(len(fast.body))
+    body = {"campaign_id": campaign_id}
+    assert json.loads(fast.body) == json.loads(slow.body) == body
+    # Each call has its own headers: the length of one is not the next one's.
+    other = SyncRequests(url_base, headers=headers).build("x")
+    assert fast.headers is not other.headers
