@@ -8,10 +8,16 @@ seconds (plus a small safety margin). Even pacing also respects servers whose
 window is shorter than a minute (e.g. 10 calls per 6 s for a budget of 100 per
 minute), which a limiter that allowed a minute's budget in one burst would not.
 
-Turns come from a pyrate-limiter bucket holding ``Rate(1, interval)``: an
-in-memory bucket for one process, or a bucket in a shared store (see
+Turns come from a pyrate-limiter bucket: an in-memory bucket for one
+process, or a bucket in a shared store (see
 :mod:`tap_mixoads.http.shared_budget`) so that every process using the same
-client id takes its turn from one budget.
+client id takes its turn from one budget. A store's bucket holds
+``Rate(1, interval)``, margin included: its turns are all that spaces the
+processes. The in-memory bucket holds the exact interval: a turn is granted
+a little after it is due (millisecond timestamps, the loop's timer), and
+granted from the last grant, that lateness added up (2 ms a call, 0.2 s
+over 100 calls); the planned spacing is held by ``mark_sending`` instead,
+which measures from the departures and does not add it up.
 
 A turn is not a departure: a call can leave later than its turn (a token
 renewal, a busy CPU), and the server counts arrivals. ``mark_sending`` checks
@@ -127,6 +133,8 @@ class RequestPacer:
         where: str = "this process's budget",
     ) -> None:
         self.interval_ms = pacing_interval_ms(requests_per_minute)
+        #: The in-memory bucket's spacing: the budget's, without the margin.
+        self._exact_ms = max(1, math.floor(60_000 / requests_per_minute))
         self.name = name
         self.logger = logger or logging.getLogger("tap-mixoads.budget")
         self._base_s = self.interval_ms / 1000
@@ -149,7 +157,7 @@ class RequestPacer:
         self._shared = bucket is not None
         # buffer_ms is pyrate-limiter's extra sleep after a computed wait; our
         # own margin already covers drift, so none on top.
-        turns: AbstractBucket = bucket or InMemoryBucket([Rate(1, self.interval_ms)])
+        turns: AbstractBucket = bucket or InMemoryBucket([Rate(1, self._exact_ms)])
         if max_wait_s is not None:
             # A wait of about one interval is the budget at work, however
             # long (twice, for the clocks of the store and its processes).

@@ -26,7 +26,7 @@ def test_pacer_never_lets_two_calls_closer_than_the_interval_across_tasks():
     async def worker():
         for _ in range(5):
             await pacer.turn()
-            stamps.append(time.monotonic())
+            stamps.append(await pacer.mark_sending())
 
     async def workers():
         await asyncio.gather(*(worker() for _ in range(4)))
@@ -40,6 +40,26 @@ def test_pacer_never_lets_two_calls_closer_than_the_interval_across_tasks():
     # little when a task is scheduled late after its turn (a loaded box).
     assert stamps[-1] - stamps[0] >= 19 * interval * 0.98
     assert min(gaps) >= interval * 0.5
+
+
+def test_a_turn_comes_one_exact_interval_after_the_last_so_lateness_does_not_add_up():
+    # 60/min: 1 s exact, 1.005 s planned. The turns (the bucket) come at
+    # the exact interval; the planned spacing, margin included, is held by
+    # the departures (mark_sending), which let a call catch up one margin.
+    # Were the turns at the planned interval too, each turn's wake-up
+    # lateness (~2 ms: millisecond timestamps, the loop's timer) would add
+    # up: 100 calls at 604 ms left 0.2 s late in the 100-account benchmark.
+    pacer = RequestPacer(60)
+    assert pacer.interval_ms == 1005
+
+    async def turns():
+        admitted, _ = pacer._ask()
+        assert admitted
+        await asyncio.sleep(1.0015)
+        return pacer._ask()
+
+    admitted, wait_ms = asyncio.run(turns())
+    assert admitted, f"a turn 1.0015 s after the last was refused ({wait_ms} ms)"
 
 
 def test_a_late_departure_pushes_the_following_calls_back():
