@@ -43,14 +43,14 @@ def test_pacer_never_lets_two_calls_closer_than_the_interval_across_tasks():
 
 
 def test_a_turn_comes_one_exact_interval_after_the_last_so_lateness_does_not_add_up():
-    # 60/min: 1 s exact, 1.005 s planned. The turns (the bucket) come at
+    # 60/min: 1 s exact, 1.008 s planned. The turns (the bucket) come at
     # the exact interval; the planned spacing, margin included, is held by
     # the departures (mark_sending), which let a call catch up one margin.
     # Were the turns at the planned interval too, each turn's wake-up
     # lateness (~2 ms: millisecond timestamps, the loop's timer) would add
     # up: 100 calls at 604 ms left 0.2 s late in the 100-account benchmark.
     pacer = RequestPacer(60)
-    assert pacer.interval_ms == 1005
+    assert pacer.interval_ms == 1008
 
     async def turns():
         admitted, _ = pacer._ask()
