@@ -35,15 +35,7 @@ back), and waiting for it would stall the run with no call sent. The call
 fails at once with :class:`~tap_mixoads.errors.BudgetWaitTooLongError`, and
 the account stops as after a 429 asking for too long.
 
-When a 429 arrives anyway (a noisy network, or another process that uses the
-same client id without sharing the budget), the pace adapts: the interval is
-multiplied by ``SLOWDOWN_FACTOR`` (once per collision: only for calls sent
-after the last slowdown, up to ``MAX_SLOWDOWN``) and recovers by
-``RECOVERY_STEP`` per call, but never below a floor: after a first 429 a
-margin widened for the rest of the run (a noisy box costs one 429, not one
-per window); once 429s repeat, ``SHARED_FLOOR_FACTOR`` times the pace that
-was refused (another process spends the same budget: the two settle near
-half each within a few refusals instead of colliding every few calls).
+When a 429 arrives anyway, the pace adapts (:mod:`tap_mixoads.http.slowdown`).
 """
 
 from __future__ import annotations
@@ -64,6 +56,7 @@ from pyrate_limiter import (
     SingleBucketFactory,
 )
 
+from tap_mixoads.http.slowdown import Slowdown
 from tap_mixoads.http.turns import CappedBucket
 
 if t.TYPE_CHECKING:
@@ -80,19 +73,6 @@ SAFETY_MARGIN = 0.003
 SAFETY_MARGIN_MS = 5
 #: How many recent departures ``mark_sending`` checks.
 MAX_GUARDED_CALLS = 100
-#: After a 429 the interval is multiplied by this ...
-SLOWDOWN_FACTOR = 2.0
-#: ... up to this many times the budget's own interval ...
-MAX_SLOWDOWN = 16.0
-#: ... and shrinks back by this factor per call that leaves ...
-RECOVERY_STEP = 0.97
-#: ... but never below this, once the run has seen a 429 (a widened margin:
-#: one 429 is taken for noise, a busy machine or network) ...
-WIDENED_MARGIN = 1.03
-#: ... and once 429s repeat (another process spends the same budget), never
-#: below this much slower than the pace that was last refused: two processes
-#: settle near half the budget each within a few refusals.
-SHARED_FLOOR_FACTOR = 1.5
 #: Pause before asking again when the limiter refused a turn without a wait.
 REFUSED_RETRY_S = 0.002
 #: An in-process bucket drops its expired turns once per this many turns.
@@ -145,10 +125,7 @@ class RequestPacer:
         #: few-ms delay in leaving pushed all later calls back; over 100
         #: calls that added up to 0.3-0.6 s per account with 100 accounts.
         self._catch_up_s = max(0.0, self._base_s - 60 / requests_per_minute)
-        self._slowdown = 1.0
-        self._floor = 1.0
-        self._last_slowdown_at = -math.inf
-        self.rate_limited = 0
+        self.slowdown = Slowdown()
         self._departures: collections.deque[float] = collections.deque(
             maxlen=max(1, min(math.ceil(requests_per_minute), MAX_GUARDED_CALLS))
         )
@@ -190,7 +167,7 @@ class RequestPacer:
     @property
     def interval_s(self) -> float:
         """The spacing in force now (the budget's, or wider after a 429)."""
-        return self._base_s * self._slowdown
+        return self._base_s * self.slowdown.factor
 
     async def turn(self) -> None:
         """Wait (without a thread) until the next call may be sent.
@@ -255,7 +232,7 @@ class RequestPacer:
             with self._lock:
                 now = time.monotonic()
                 self._departures.append(now)
-                self._slowdown = max(self._floor, self._slowdown * RECOVERY_STEP)
+                self.slowdown.recover()
                 return now
 
     def _departure_wait(self) -> float:
@@ -300,25 +277,9 @@ class RequestPacer:
                 would compound one collision into a crawl.
         """
         with self._lock:
-            self.rate_limited += 1
-            first = self.rate_limited == 1
-            now = time.monotonic()
-            fresh = sent_at is None or sent_at > self._last_slowdown_at
-            # Concurrent calls answered 429 together are one signal, not many.
-            if fresh and now - self._last_slowdown_at >= self.interval_s:
-                refused_at = self._slowdown
-                if self._last_slowdown_at == -math.inf:
-                    self._floor = max(self._floor, WIDENED_MARGIN)
-                else:
-                    self._floor = min(
-                        MAX_SLOWDOWN,
-                        max(self._floor, refused_at * SHARED_FLOOR_FACTOR),
-                    )
-                self._slowdown = min(
-                    MAX_SLOWDOWN, max(self._floor, refused_at * SLOWDOWN_FACTOR)
-                )
-                self._last_slowdown_at = now
-            return first
+            return self.slowdown.note(
+                sent_at=sent_at, now=time.monotonic(), interval_s=self.interval_s
+            )
 
     def close(self) -> None:
         """Release the bucket's resources (a shared store's connection)."""
