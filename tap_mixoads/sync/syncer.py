@@ -29,21 +29,15 @@ stops, every record is kept, and the run fails with one line.
 from __future__ import annotations
 
 import asyncio
-import collections
 import functools
 import typing as t
-from dataclasses import dataclass, field
 
 import requests
 
 from tap_mixoads.errors import AccountStoppedError
 from tap_mixoads.extract.values import iso_datetime_or_none
-from tap_mixoads.http.responses import (
-    decode_json,
-)
-from tap_mixoads.sync.judge import (
-    SyncJudge,
-)
+from tap_mixoads.http.responses import decode_json
+from tap_mixoads.sync.judge import SyncJudge
 from tap_mixoads.sync.outcome import (
     DEFERRED,
     FAILED,
@@ -52,6 +46,7 @@ from tap_mixoads.sync.outcome import (
     SUCCESS,
     SyncOutcome,
 )
+from tap_mixoads.sync.window import Window
 
 if t.TYPE_CHECKING:
     import logging
@@ -73,30 +68,6 @@ WINDOW_PER_WORKER = 4
 #: or raises when the call failed for good; the callable is run once per
 #: attempt. :meth:`tap_mixoads.http.api.AccountAPI.sync_campaign` is one.
 SendFunc = t.Callable[[str, t.Callable[[], None]], "Awaitable[requests.Response]"]
-
-
-@dataclass
-class _Window:
-    """The records waiting in ``sync_all``: for their sync, or for a verdict.
-
-    ``queued`` holds records whose sync has not started (no place free),
-    ``syncing`` those whose call is under way, ``not_found`` records whose
-    sync answered the platform's 404 while no success had shown the route
-    works yet.
-    """
-
-    queued: collections.deque[dict[str, t.Any]] = field(
-        default_factory=collections.deque
-    )
-    syncing: dict[asyncio.Task[SyncOutcome], dict[str, t.Any]] = field(
-        default_factory=dict
-    )
-    not_found: collections.deque[tuple[dict[str, t.Any], SyncOutcome]] = field(
-        default_factory=collections.deque
-    )
-
-    def __len__(self) -> int:
-        return len(self.queued) + len(self.syncing) + len(self.not_found)
 
 
 class CampaignSyncer(SyncJudge):
@@ -192,7 +163,7 @@ class CampaignSyncer(SyncJudge):
             carried: the fields of a campaign not synced in this run.
         """
         window = max(1, self.concurrency * WINDOW_PER_WORKER)
-        waiting = _Window()
+        waiting = Window()
         self._merge = merge or (lambda _cid, outcome: outcome.as_fields())
         self._carried = carried or (lambda _cid: dict(NOT_SYNCED))
         interrupted = False
@@ -232,7 +203,7 @@ class CampaignSyncer(SyncJudge):
                 # Calls already under way finish (their answer is counted).
                 await asyncio.gather(*waiting.syncing, return_exceptions=True)
 
-    def _start(self, waiting: _Window) -> None:
+    def _start(self, waiting: Window) -> None:
         """Start the queued records' syncs while fewer than ``concurrency`` run.
 
         Also called as each call ends, so the next one starts at once, even
@@ -246,11 +217,11 @@ class CampaignSyncer(SyncJudge):
             waiting.syncing[task] = record
             running += 1
 
-    def _ended(self, waiting: _Window, _task: asyncio.Task[SyncOutcome]) -> None:
+    def _ended(self, waiting: Window, _task: asyncio.Task[SyncOutcome]) -> None:
         self._start(waiting)
 
     async def _drain(
-        self, waiting: _Window, *, keep: int
+        self, waiting: Window, *, keep: int
     ) -> AsyncGenerator[dict[str, t.Any], None]:
         """Yield finished records until at most ``keep`` wait.
 
@@ -281,7 +252,7 @@ class CampaignSyncer(SyncJudge):
         self,
         record: dict[str, t.Any],
         task: asyncio.Task[SyncOutcome],
-        waiting: _Window,
+        waiting: Window,
     ) -> Iterator[dict[str, t.Any]]:
         cid = record["id"]
         outcome = self._deferred() if task.cancelled() else task.result()
@@ -297,7 +268,7 @@ class CampaignSyncer(SyncJudge):
         record.update(self._merge(cid, outcome))
         yield record
 
-    def _judge_not_found(self, waiting: _Window) -> Iterator[dict[str, t.Any]]:
+    def _judge_not_found(self, waiting: Window) -> Iterator[dict[str, t.Any]]:
         """Drop the waiting platform-404 records once a success proves the route.
 
         Once the route is judged missing instead, they are kept (as failed).
