@@ -9,9 +9,11 @@ file or value is one line naming it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import typing as t
+from pathlib import Path
 
 from tap_mixoads.config.checks import config_problems, raise_for_problems
 from tap_mixoads.config.sources import coerce, env_config, read_config_file
@@ -19,8 +21,10 @@ from tap_mixoads.sync.change import change_fields_problem
 from tap_mixoads.sync.state import START_FRESH, StateError, parse_state
 
 if t.TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from pathlib import PurePath
+
+    from tap_mixoads.config.settings import Settings
 
 #: What ``--config`` may be: a dict, or files (the SDK's deprecated form).
 ConfigInput: t.TypeAlias = (
@@ -100,3 +104,56 @@ def config_as_dict(config: ConfigInput) -> dict[str, t.Any]:
     for path in paths:
         merged.update(read_config_file(path))
     return merged
+
+
+def config_paths(value: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The ``--config`` values to hand the SDK, each file read and checked first.
+
+    A bad file is one line naming it (:func:`read_config_file`). A file that
+    can be read only once (a pipe, as in ``--config <(vault read ...)``) is
+    handed on as a private temporary copy, listed second: the caller
+    removes the copies once the SDK has read them.
+    """
+    paths: list[str] = []
+    copies: list[str] = []
+    try:
+        for path in value:
+            if path == "ENV":
+                paths.append(path)
+                continue
+            config = read_config_file(path)  # a bad file: one line naming it
+            if Path(path).is_file():
+                paths.append(path)
+            else:  # a pipe: the SDK could not read it again
+                copies.append(private_copy(config))
+                paths.append(copies[-1])
+    except BaseException:
+        for copy_path in copies:
+            Path(copy_path).unlink(missing_ok=True)
+        raise
+    return paths, copies
+
+
+def settings_notes(
+    typed: dict[str, t.Any], settings: Settings
+) -> Iterator[tuple[int, str]]:
+    """What the settings say before a run starts: (log level, line) pairs."""
+    if typed.get("sync_enabled") is True:
+        yield (
+            logging.WARNING,
+            "sync_enabled is deprecated and changes nothing: sync_mode is "
+            "the one switch (all, failed or none); remove sync_enabled",
+        )
+    if settings.sync_retry_dead and settings.sync_mode != "failed":
+        yield (
+            logging.WARNING,
+            f"sync_retry_dead is on but sync_mode is {settings.sync_mode}: it "
+            "only acts in sync_mode failed (dead campaigns are retried by a "
+            "failed run)",
+        )
+    if settings.schema_only:
+        yield (
+            logging.INFO,
+            "schema_only: writing the selected streams' SCHEMA only; no API "
+            "call, no record",
+        )

@@ -31,10 +31,14 @@ from typing_extensions import override
 from tap_mixoads import selftest, streams
 from tap_mixoads.config.schema import CONFIG_SCHEMA
 from tap_mixoads.config.settings import Settings
-from tap_mixoads.config.sources import read_config_file
 from tap_mixoads.engine.run import RunContext
 from tap_mixoads.errors import AccountFailedError, ConfigError, RunInterruptedError
-from tap_mixoads.inputs import private_copy, read_state_file, typed_config
+from tap_mixoads.inputs import (
+    config_paths,
+    read_state_file,
+    settings_notes,
+    typed_config,
+)
 from tap_mixoads.singer.writer import FastSingerWriter
 from tap_mixoads.streams.selection import check_selection, leave_out_sync_columns
 from tap_mixoads.sync.state import parse_state
@@ -128,22 +132,8 @@ class TapMixoAds(Tap):
         runs = _RUNS.get()
         if runs is not None:
             runs.append(self)
-        if typed.get("sync_enabled") is True:
-            self.logger.warning(
-                "sync_enabled is deprecated and changes nothing: sync_mode is "
-                "the one switch (all, failed or none); remove sync_enabled"
-            )
-        if self.settings.sync_retry_dead and self.settings.sync_mode != "failed":
-            self.logger.warning(
-                "sync_retry_dead is on but sync_mode is %s: it only acts in "
-                "sync_mode failed (dead campaigns are retried by a failed run)",
-                self.settings.sync_mode,
-            )
-        if self.settings.schema_only:
-            self.logger.info(
-                "schema_only: writing the selected streams' SCHEMA only; "
-                "no API call, no record"
-            )
+        for level, line in settings_notes(typed, self.settings):
+            self.logger.log(level, "%s", line)
         # Replace the SDK's handlers, which exit 0 ("Gracefully shutting
         # down") and write a final state as if the run had completed.
         if threading.current_thread() is threading.main_thread():
@@ -187,19 +177,8 @@ class TapMixoAds(Tap):
         ``--config <(vault read ...)``) is handed to the SDK as a private
         temporary copy, removed as soon as the SDK has read it.
         """
-        paths: list[str] = []
-        copies: list[str] = []
+        paths, copies = config_paths(value)
         try:
-            for path in value:
-                if path == "ENV":
-                    paths.append(path)
-                    continue
-                config = read_config_file(path)  # a bad file: one line naming it
-                if Path(path).is_file():
-                    paths.append(path)
-                else:  # a pipe: the SDK could not read it again
-                    copies.append(private_copy(config))
-                    paths.append(copies[-1])
             return super().cb_config(ctx, param, tuple(paths))
         finally:
             for copy_path in copies:

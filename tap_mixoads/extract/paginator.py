@@ -31,10 +31,10 @@ real: they are emitted first, then the account fails.)
 
 A campaign listed twice (the list shifted while we paged) is emitted once;
 ids are compared as the normaliser emits them (an integer id ``7`` is the
-campaign ``"7"``).
-To keep memory flat the paginator remembers the ids of the last
-``MAX_REMEMBERED_IDS`` campaigns only (about 2 MB); a repeat further apart
-than that would be emitted again (and upserted onto the same row).
+campaign ``"7"``). To keep memory flat the paginator remembers the ids of
+the last ``MAX_REMEMBERED_IDS`` campaigns only (about 2 MB); a repeat
+further apart than that would be emitted again (and upserted onto the same
+row).
 """
 
 from __future__ import annotations
@@ -57,8 +57,6 @@ if t.TYPE_CHECKING:
 
 #: Campaign ids remembered for de-duplication (a sliding window, see above).
 MAX_REMEMBERED_IDS = 20_000
-
-
 #: Keys of a non-campaign page named in the error line, at most.
 MAX_NAMED_KEYS = 8
 #: Longest key text named in the error line.
