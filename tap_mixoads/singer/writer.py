@@ -45,8 +45,12 @@ FLUSH_INTERVAL_SECONDS = 0.5
 BUFFER_BYTES = 256 * 1024
 _OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 #: Capacity asked for stdout when it is a pipe (Linux's default is 64 KiB;
-#: 1 MiB is the most an unprivileged process may ask by default).
+#: 1 MiB is the most an unprivileged process may ask by default) ...
 PIPE_BYTES = 1024 * 1024
+#: ... once a message other than a record is longer than this (a STATE with
+#: many accounts' ledgers). Records alone gain nothing from a wider pipe, so
+#: a run without such a message keeps the pipe it was given.
+WIDEN_FOR_BYTES = 64 * 1024
 
 
 def widen_pipe(fd: int, size: int = PIPE_BYTES) -> int | None:
@@ -57,7 +61,8 @@ def widen_pipe(fd: int, size: int = PIPE_BYTES) -> int | None:
     final STATE with every account's ledger, 350 KB for 100 accounts) then
     wait on a 64 KiB pipe until the merge is done, and so does the tap's
     exit, with the API work long over. A wider pipe lets them go at once;
-    the loader reads them in its own time, as from any buffer. Refused
+    the loader reads them in its own time, as from any buffer. The writer
+    asks for it before the first such message (``WIDEN_FOR_BYTES``). Refused
     (a lower ``pipe-max-size``, the user's pipe quota), the pipe stays as
     it was: only the tap's exit is later.
     """
@@ -88,8 +93,7 @@ class FastSingerWriter(GenericSingerWriter[bytes, "Message"]):
         self._last_flush = time.monotonic()
         self._text_flushed = False
         self._buffer = bytearray()
-        with contextlib.suppress(ValueError, OSError):
-            widen_pipe(sys.stdout.fileno())
+        self._pipe_widened = False
         # Records still buffered when the process ends normally must not be
         # lost (an exception, sys.exit, the end of the run).
         atexit.register(self.flush_at_exit)
@@ -128,6 +132,10 @@ class FastSingerWriter(GenericSingerWriter[bytes, "Message"]):
             # Anything printed through the text layer must come out first.
             sys.stdout.flush()
             self._text_flushed = True
+        if not is_record and len(line) > WIDEN_FOR_BYTES and not self._pipe_widened:
+            self._pipe_widened = True
+            with contextlib.suppress(ValueError, OSError):
+                widen_pipe(sys.stdout.fileno())
         self._buffer += line
         now = time.monotonic()
         if (

@@ -75,3 +75,32 @@ def test_stdout_pipe_is_widened_and_a_file_is_left_alone(tmp_path):
         os.close(write_end)
     with (tmp_path / "out").open("wb") as out:
         assert writer_module.widen_pipe(out.fileno()) is None
+
+
+def test_the_pipe_is_widened_for_the_first_large_state_only(monkeypatch):
+    import fcntl
+    import os
+    import threading
+
+    read_end, write_end = os.pipe()
+    drained = threading.Thread(
+        target=lambda: [None for _ in iter(lambda: os.read(read_end, 1 << 16), b"")],
+        daemon=True,
+    )
+    drained.start()
+    stdout = io.TextIOWrapper(io.FileIO(write_end, "wb"), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    try:
+        before = fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ)
+        writer = FastSingerWriter()
+        big = "x" * (writer_module.WIDEN_FOR_BYTES + 1)
+        writer.write_message(RecordMessage(stream="s", record={"id": big}))
+        writer.write_message(StateMessage(value={"bookmarks": {}}))
+        assert fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ) == before  # records only
+        writer.write_message(StateMessage(value={"bookmarks": {"s": big}}))
+        after = fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ)
+        assert before < after == writer_module.PIPE_BYTES
+    finally:
+        stdout.close()
+        drained.join(5)
+        os.close(read_end)
