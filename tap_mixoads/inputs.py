@@ -8,6 +8,7 @@ file or value is one line naming it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -106,13 +107,14 @@ def config_as_dict(config: ConfigInput) -> dict[str, t.Any]:
     return merged
 
 
-def config_paths(value: Sequence[str]) -> tuple[list[str], list[str]]:
+@contextlib.contextmanager
+def config_paths(value: Sequence[str]) -> Iterator[list[str]]:
     """The ``--config`` values to hand the SDK, each file read and checked first.
 
     A bad file is one line naming it (:func:`read_config_file`). A file that
     can be read only once (a pipe, as in ``--config <(vault read ...)``) is
-    handed on as a private temporary copy, listed second: the caller
-    removes the copies once the SDK has read them.
+    handed on as a private temporary copy, removed when the block ends (once
+    the SDK has read it), as it is when a later file is bad.
     """
     paths: list[str] = []
     copies: list[str] = []
@@ -127,11 +129,10 @@ def config_paths(value: Sequence[str]) -> tuple[list[str], list[str]]:
             else:  # a pipe: the SDK could not read it again
                 copies.append(private_copy(config))
                 paths.append(copies[-1])
-    except BaseException:
+        yield paths
+    finally:
         for copy_path in copies:
             Path(copy_path).unlink(missing_ok=True)
-        raise
-    return paths, copies
 
 
 def settings_notes(

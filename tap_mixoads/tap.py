@@ -19,7 +19,6 @@ import signal
 import threading
 import types
 import typing as t
-from pathlib import Path
 
 from singer_sdk import Tap, metrics
 from singer_sdk.exceptions import ConfigValidationError
@@ -177,12 +176,8 @@ class TapMixoAds(Tap):
         ``--config <(vault read ...)``) is handed to the SDK as a private
         temporary copy, removed as soon as the SDK has read it.
         """
-        paths, copies = config_paths(value)
-        try:
+        with config_paths(value) as paths:
             return super().cb_config(ctx, param, tuple(paths))
-        finally:
-            for copy_path in copies:
-                Path(copy_path).unlink(missing_ok=True)
 
     @override
     @classmethod

@@ -114,8 +114,7 @@ class RequestPacer:
         where: str = "this process's budget",
     ) -> None:
         self.interval_ms = pacing_interval_ms(requests_per_minute)
-        #: The in-memory bucket's spacing: the budget's, without the margin.
-        self._exact_ms = max(1, math.floor(60_000 / requests_per_minute))
+        exact_s = 60 / requests_per_minute  # the budget's, without the margin
         self.name = name
         self.logger = logger or logging.getLogger("tap-mixoads.budget")
         self._base_s = self.interval_ms / 1000
@@ -124,7 +123,7 @@ class RequestPacer:
         #: exact interval and k calls keep k - 1 margins. Without it every
         #: few-ms delay in leaving pushed all later calls back; over 100
         #: calls that added up to 0.3-0.6 s per account with 100 accounts.
-        self._catch_up_s = max(0.0, self._base_s - 60 / requests_per_minute)
+        self._catch_up_s = max(0.0, self._base_s - exact_s)
         self.slowdown = Slowdown()
         self._departures: collections.deque[float] = collections.deque(
             maxlen=max(1, min(math.ceil(requests_per_minute), MAX_GUARDED_CALLS))
@@ -135,7 +134,9 @@ class RequestPacer:
         self._shared = bucket is not None
         # buffer_ms is pyrate-limiter's extra sleep after a computed wait; our
         # own margin already covers drift, so none on top.
-        turns: AbstractBucket = bucket or InMemoryBucket([Rate(1, self._exact_ms)])
+        # The in-memory bucket holds the exact interval (see the module doc).
+        exact_ms = max(1, math.floor(60_000 / requests_per_minute))
+        turns: AbstractBucket = bucket or InMemoryBucket([Rate(1, exact_ms)])
         if max_wait_s is not None:
             # A wait of about one interval is the budget at work, however
             # long (twice, for the clocks of the store and its processes).
